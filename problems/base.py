@@ -1,0 +1,188 @@
+"""The `Problem` interface: one sampled inner optimization problem.
+
+A problem is data, not a code path (ARCHITECTURE.md): everything random about a sample
+(matrices, data sets) is drawn from its `seed` once, with an explicit numpy generator, and
+kept in `tensors`. Its loss and batches are pure functions of those tensors,
+
+    loss_fn(tensors, params, batch) -> scalar
+    batch_fn(tensors, step, seed)   -> batch nest, or None for data-free problems
+
+so a compiled inner loop takes `tensors` as an argument and serves every sample of the same
+family and shapes with one trace (`signature` is its cache key). Parameter initialization is
+stateless (`init_params(seed)` with a tensor seed runs inside a graph). Gradient noise
+(`gradient_noise`, seed 001 problem spec) is added to the gradient by the inner loop:
+g + σ N(0, 1).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+Batch = Any  # a nest of tensors, or None
+
+
+def as_seed(seed: int | tf.Tensor | Sequence[int]) -> tf.Tensor:
+    """A stateless-RNG seed: an int becomes [seed, 0]; a shape-[2] seed is passed through."""
+    if isinstance(seed, (int, np.integer)):
+        return tf.constant([int(seed), 0], tf.int64)
+    return tf.cast(tf.convert_to_tensor(seed), tf.int64)
+
+
+# One fixed algorithm: "auto_select" may pick different generators with and without XLA.
+RNG_ALG = "philox"
+
+
+def fold_in(seed: tf.Tensor, data: int | tf.Tensor) -> tf.Tensor:
+    """A new seed derived from `seed` and `data` (e.g. a step index or a tensor index)."""
+    return tf.random.experimental.stateless_fold_in(
+        as_seed(seed), tf.cast(data, tf.int64), alg=RNG_ALG
+    )
+
+
+def normal(shape: Sequence[int] | tf.Tensor, seed: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """N(0, 1) samples drawn statelessly from `seed`."""
+    return tf.random.stateless_normal(shape, as_seed(seed), dtype=dtype, alg=RNG_ALG)
+
+
+def uniform(shape: Sequence[int] | tf.Tensor, seed: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """U[0, 1) samples drawn statelessly from `seed`."""
+    return tf.random.stateless_uniform(shape, as_seed(seed), dtype=dtype, alg=RNG_ALG)
+
+
+class Problem(abc.ABC):
+    """One sample of an inner problem.
+
+    Args:
+        seed: draws everything random about this sample (matrices, data). Default 0.
+        gradient_noise: σ of Gaussian noise added to every gradient element. Default 0.
+        dtype: dtype of parameters, data and loss. Default "float32".
+
+    Subclasses set `name`, define `param_shapes`, build `self.tensors` in `__init__` and
+    implement `loss_fn`; data-driven problems also implement `batch_fn` / `full_batch`.
+    """
+
+    name: str = ""
+
+    def __init__(self, seed: int = 0, gradient_noise: float = 0.0, dtype: str = "float32"):
+        if gradient_noise < 0:
+            raise ValueError(f"gradient_noise must be >= 0, got {gradient_noise}.")
+        self.seed = int(seed)
+        self.gradient_noise = float(gradient_noise)
+        self.dtype = tf.as_dtype(dtype)
+        self.rng = np.random.default_rng(self.seed)
+        self.tensors: dict[str, tf.Tensor] = {}
+
+    @property
+    @abc.abstractmethod
+    def param_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes of the parameter tensors, in order."""
+
+    @property
+    def optimum(self) -> float | None:
+        """The known minimum of the loss, or None when it is not known."""
+        return None
+
+    @property
+    def num_params(self) -> int:
+        return int(sum(np.prod(s, dtype=np.int64) for s in self.param_shapes))
+
+    @property
+    def signature(self) -> tuple:
+        """Samples with equal signatures share one compiled inner loop."""
+        return (
+            type(self).__name__,
+            tuple(self.param_shapes),
+            tuple(sorted((k, tuple(v.shape)) for k, v in self.tensors.items())),
+            self.dtype.name,
+            self.gradient_noise,
+        ) + self._static_config()
+
+    def _static_config(self) -> tuple:
+        """Python-level settings that change the traced graph (e.g. batch size)."""
+        return ()
+
+    def _constant(self, value: np.ndarray) -> tf.Tensor:
+        return tf.constant(value, self.dtype)
+
+    def init_params(self, seed: int | tf.Tensor = 0) -> list[tf.Tensor]:
+        """Initial parameters: N(0, 1) for every tensor, drawn statelessly from `seed`."""
+        return [
+            normal(shape, fold_in(seed, i), self.dtype)
+            for i, shape in enumerate(self.param_shapes)
+        ]
+
+    @abc.abstractmethod
+    def loss_fn(
+        self, tensors: dict[str, tf.Tensor], params: Sequence[tf.Tensor], batch: Batch
+    ) -> tf.Tensor:
+        """The scalar loss of `params` on `batch`, using only `tensors` (pure)."""
+
+    def batch_fn(self, tensors: dict[str, tf.Tensor], step: tf.Tensor, seed: tf.Tensor) -> Batch:
+        """The minibatch of inner step `step` (None for data-free problems)."""
+        del step, seed
+        return self.full_batch(tensors)
+
+    def full_batch(self, tensors: dict[str, tf.Tensor]) -> Batch:
+        """All the training data at once (None for data-free problems)."""
+        del tensors
+        return None
+
+    def loss(self, params: Sequence[tf.Tensor], batch: Batch = None) -> tf.Tensor:
+        """The loss of `params` on `batch`, or on the full batch when `batch` is None."""
+        if len(params) != len(self.param_shapes):
+            raise ValueError(
+                f"{self.name}: expected {len(self.param_shapes)} parameter tensors of shapes "
+                f"{self.param_shapes}, got {len(params)}."
+            )
+        if batch is None:
+            batch = self.full_batch(self.tensors)
+        return self.loss_fn(self.tensors, params, batch)
+
+    def batches(self, seed: int = 0) -> Iterator[Batch]:
+        """An endless iterator over the minibatches of inner steps 0, 1, 2, ..."""
+        step = 0
+        while True:
+            yield self.batch_fn(self.tensors, tf.constant(step), as_seed(seed))
+            step += 1
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, seed={self.seed}, params={self.num_params})"
+
+
+class DatasetProblem(Problem):
+    """A problem on a fixed data set `tensors["x"]`, `tensors["y"]`.
+
+    Minibatches follow the seed 001 release: shuffle, walk in order, reshuffle at each epoch's
+    end, drop the partial tail; the shuffle of epoch e is drawn statelessly from (seed, e).
+    `batch_size=None` uses the full data set every step.
+    """
+
+    def __init__(self, batch_size: int | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.batch_size = batch_size
+
+    def _static_config(self) -> tuple:
+        return (self.batch_size,)
+
+    def full_batch(self, tensors: dict[str, tf.Tensor]) -> Batch:
+        return tensors["x"], tensors["y"]
+
+    def batch_fn(self, tensors: dict[str, tf.Tensor], step: tf.Tensor, seed: tf.Tensor) -> Batch:
+        if self.batch_size is None:
+            return self.full_batch(tensors)
+        n = tensors["x"].shape[0]
+        per_epoch = n // self.batch_size
+        if per_epoch < 1:
+            raise ValueError(
+                f"{self.name}: batch_size {self.batch_size} exceeds the {n} examples; "
+                "use a smaller batch_size or batch_size=None."
+            )
+        step = tf.cast(step, tf.int64)
+        order = tf.argsort(uniform([n], fold_in(seed, step // per_epoch), tf.float32))
+        start = (step % per_epoch) * self.batch_size
+        index = order[start : start + self.batch_size]
+        return tf.gather(tensors["x"], index), tf.gather(tensors["y"], index)

@@ -1,0 +1,105 @@
+"""Meta-training end to end on the quadratic family: learns, logs, checkpoints, resumes."""
+
+import dataclasses
+import glob
+import os
+
+import numpy as np
+import pytest
+
+from l2o_tf import load_rule_weights, rules
+from trainers.evaluate import evaluate, write_report
+from trainers.meta_train import (
+    WEIGHTS_FILE,
+    MetaTrainConfig,
+    MetaTrainer,
+    clean_meta_gradients,
+    problem_seed,
+)
+
+CONFIG = MetaTrainConfig(
+    problem="quadratic",
+    problem_kwargs={"dim": 5},
+    rule="mlp",
+    steps=40,
+    unroll_steps=20,
+    meta_batch=2,
+    eval_every=20,
+    num_eval_problems=4,
+    checkpoint_every=20,
+)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    logdir = str(tmp_path_factory.mktemp("run"))
+    result = MetaTrainer(CONFIG, logdir).train(verbose=False)
+    return logdir, result
+
+
+@pytest.mark.slow
+def test_meta_training_lowers_the_held_out_meta_loss(trained):
+    logdir, result = trained
+    assert result["held_out_after"] < result["held_out_before"] - 0.1
+    assert os.path.exists(os.path.join(logdir, "config.json"))
+    assert glob.glob(os.path.join(logdir, "events.out.tfevents.*"))
+    assert glob.glob(os.path.join(logdir, "checkpoints", "ckpt-40*"))
+    rule = rules.get("mlp")
+    load_rule_weights(rule, os.path.join(logdir, WEIGHTS_FILE))
+
+
+@pytest.mark.slow
+def test_resume_continues_from_the_checkpoint(trained):
+    logdir, _ = trained
+    longer = dataclasses.replace(CONFIG, steps=45)
+    trainer = MetaTrainer(longer, logdir)
+    assert int(trainer.step) == 40
+    trained_weights = [w.numpy() for w in trainer.rule.weights]
+    result = trainer.train(verbose=False)
+    assert result["resumed_from"] == 40 and int(trainer.step) == 45
+    assert any(not np.array_equal(a, w.numpy()) for a, w in zip(trained_weights, trainer.rule.weights))
+
+
+@pytest.mark.slow
+def test_learned_rule_beats_default_adam_on_held_out_problems(trained, tmp_path):
+    logdir, _ = trained
+    results = evaluate(
+        CONFIG, os.path.join(logdir, WEIGHTS_FILE), num_steps=20, num_problems=4,
+        num_tuning_problems=2, baselines=("sgd",),
+    )
+    learned = results["learned mlp"]["meta_loss"]
+    assert learned < results["adam (lr=1e-3, default)"]["meta_loss"]
+    tuned = next(k for k in results if k.startswith("sgd (tuned"))
+    assert 1e-4 <= results[tuned]["learning_rate"] <= 10
+    write_report(results, CONFIG, 20, str(tmp_path))
+    for name in ("results.md", "results.json", "loss_curves.png"):
+        assert os.path.getsize(tmp_path / name) > 0
+
+
+def test_another_config_in_the_same_logdir_is_refused(tmp_path):
+    MetaTrainer(dataclasses.replace(CONFIG, steps=1, num_eval_problems=1), str(tmp_path))
+    with pytest.raises(ValueError, match="another config.*unroll_steps"):
+        MetaTrainer(dataclasses.replace(CONFIG, steps=1, num_eval_problems=1, unroll_steps=7), str(tmp_path))
+
+
+def test_bad_config_names_the_problem():
+    with pytest.raises(ValueError, match="Unknown problem"):
+        MetaTrainConfig(problem="quadratik").validate()
+    with pytest.raises(ValueError, match="Unknown rule"):
+        MetaTrainConfig(rule="lstm").validate()
+    with pytest.raises(ValueError, match="meta_batch must be >= 1"):
+        MetaTrainConfig(meta_batch=0).validate()
+
+
+def test_training_and_held_out_seeds_are_disjoint():
+    train = {problem_seed(CONFIG, s, i, held_out=False) for s in range(50) for i in range(4)}
+    held = {problem_seed(CONFIG, s, i, held_out=True) for s in range(3) for i in range(16)}
+    assert not train & held and len(train) == 200
+
+
+def test_nonfinite_meta_gradients_are_zeroed_and_clipped():
+    import tensorflow as tf
+
+    grads, count = clean_meta_gradients([tf.constant([np.nan, 5.0, -np.inf, -20.0])], clip=10.0)
+    np.testing.assert_array_equal(grads[0].numpy(), [0.0, 5.0, 0.0, -10.0])
+    assert count == 2

@@ -1,0 +1,236 @@
+r"""Evaluation: a learned rule against tuned hand-designed baselines on held-out problems.
+
+    python -m trainers.evaluate --logdir=runs/quadratic_mlp
+
+reads the run's `config.json` and `rule_weights.npz`, tunes each baseline's learning rate on
+a log grid (11 values from 1e-4 to 10, seed 002 App. E) by the run's meta-objective on
+`--num_tuning_problems` held-out samples, then runs the learned rule, every tuned baseline
+and Adam at its default learning rate (1e-3) on `--num_problems` other held-out samples,
+all through the same inner loop (`trainers.unroll`). It writes `results.md` (a table),
+`results.json` and `loss_curves.png` to `--out` (default LOGDIR/eval).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from typing import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from l2o_tf import rules
+from l2o_tf.rules.base import UpdateRule
+from l2o_tf.weights import load_rule_weights
+from problems.base import Problem, as_seed
+from trainers.meta_loss import meta_loss
+from trainers.meta_train import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    MetaTrainConfig,
+    problem_seed,
+    sample_problem,
+)
+from trainers.unroll import unroll_from_init
+
+LEARNING_RATE_GRID = tuple(float(x) for x in np.geomspace(1e-4, 10.0, 11))
+BASELINES = ("adam", "rmsprop", "momentum", "sgd")
+DEFAULT_ADAM_LEARNING_RATE = 1e-3
+
+# Problem streams of `problem_seed(..., held_out=True)`: step 0 is the meta-trainer's
+# held-out set; evaluation tunes on step 1 and tests on step 2, so the three are disjoint.
+TUNING_STREAM, TEST_STREAM = 1, 2
+
+
+class CurveRunner:
+    """Per-step losses of a rule on a problem; one compiled loop per (rule, signature)."""
+
+    def __init__(self, num_steps: int) -> None:
+        self.num_steps = int(num_steps)
+        self._compiled: dict[tuple, Callable] = {}
+
+    def __call__(self, rule: UpdateRule, problem: Problem, seed: int) -> np.ndarray:
+        key = (id(rule), problem.signature)
+        if key not in self._compiled:
+
+            def curve(tensors, seed):
+                return unroll_from_init(rule, problem, tensors, seed, self.num_steps).losses
+
+            self._compiled[key] = tf.function(curve)
+        losses = self._compiled[key](problem.tensors, as_seed(seed)).numpy()
+        return np.where(np.isfinite(losses), losses, np.inf)
+
+
+def score(curves: Sequence[np.ndarray], kind: str) -> float:
+    """Mean meta-objective of `curves`; inf when any curve diverged."""
+    values = [float(meta_loss(tf.constant(c), kind)) for c in curves]
+    return float(np.mean(values)) if np.all(np.isfinite(values)) else math.inf
+
+
+@dataclasses.dataclass
+class TunedBaseline:
+    name: str
+    learning_rate: float
+    tuning_scores: dict[float, float]
+
+    @property
+    def on_grid_edge(self) -> bool:
+        return self.learning_rate in (LEARNING_RATE_GRID[0], LEARNING_RATE_GRID[-1])
+
+
+def tune_learning_rate(
+    name: str,
+    tuning_problems: Sequence[Problem],
+    runner: CurveRunner,
+    kind: str,
+    dtype: str,
+    grid: Sequence[float] = LEARNING_RATE_GRID,
+) -> TunedBaseline:
+    """The grid learning rate of baseline `name` with the best mean meta-objective."""
+    rule = rules.get(name, dtype=dtype)
+    scores = {}
+    for lr in grid:
+        rule.log_learning_rate.assign(math.log(lr))
+        scores[lr] = score([runner(rule, p, p.seed) for p in tuning_problems], kind)
+    best = min(scores, key=scores.get)
+    return TunedBaseline(name, best, scores)
+
+
+def evaluate(
+    config: MetaTrainConfig,
+    weights: str,
+    num_steps: int,
+    num_problems: int = 16,
+    num_tuning_problems: int = 8,
+    baselines: Sequence[str] = BASELINES,
+) -> dict:
+    """Runs the learned rule and the baselines; returns curves and a summary per optimizer."""
+    runner = CurveRunner(num_steps)
+
+    def held_out(stream: int, count: int) -> list[Problem]:
+        return [
+            sample_problem(config, problem_seed(config, stream, i, held_out=True))
+            for i in range(count)
+        ]
+
+    tuning, test = held_out(TUNING_STREAM, num_tuning_problems), held_out(TEST_STREAM, num_problems)
+    learned = rules.get(config.rule, dtype=config.dtype, **config.rule_kwargs)
+    load_rule_weights(learned, weights)
+    contenders: dict[str, tuple[UpdateRule, dict]] = {f"learned {config.rule}": (learned, {})}
+    default_adam = rules.get("adam", learning_rate=DEFAULT_ADAM_LEARNING_RATE, dtype=config.dtype)
+    contenders["adam (lr=1e-3, default)"] = (default_adam, {"learning_rate": 1e-3})
+    for name in baselines:
+        tuned = tune_learning_rate(name, tuning, runner, config.meta_loss, config.dtype)
+        rule = rules.get(name, learning_rate=tuned.learning_rate, dtype=config.dtype)
+        label = f"{name} (tuned lr={tuned.learning_rate:.3g})"
+        contenders[label] = (
+            rule,
+            {"learning_rate": tuned.learning_rate, "on_grid_edge": tuned.on_grid_edge},
+        )
+    results = {}
+    for label, (rule, info) in contenders.items():
+        curves = np.stack([runner(rule, p, p.seed) for p in test])
+        per_problem = [float(meta_loss(tf.constant(c), config.meta_loss)) for c in curves]
+        results[label] = {
+            **info,
+            "meta_loss": float(np.mean(per_problem)),
+            "meta_loss_per_problem": per_problem,
+            "final_loss_median": float(np.median(curves[:, -1])),
+            "curves": curves,
+        }
+    learned_scores = np.array(results[f"learned {config.rule}"]["meta_loss_per_problem"])
+    for entry in results.values():
+        entry["learned_wins"] = float(np.mean(learned_scores < np.array(entry["meta_loss_per_problem"])))
+    return results
+
+
+def write_report(results: dict, config: MetaTrainConfig, num_steps: int, out: str) -> None:
+    """`results.md`, `results.json` and `loss_curves.png` in `out`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    os.makedirs(out, exist_ok=True)
+    n = len(next(iter(results.values()))["curves"])
+    lines = [
+        f"# {config.problem} {config.problem_kwargs or ''}: {n} held-out problems, {num_steps} steps",
+        "",
+        f"| optimizer | meta-loss ({config.meta_loss}) | median final loss | learned better on |",
+        "|---|---|---|---|",
+    ]
+    for label, r in results.items():
+        edge = " (grid edge!)" if r.get("on_grid_edge") else ""
+        wins = "—" if label.startswith("learned") else f"{100 * r['learned_wins']:.0f}%"
+        lines.append(
+            f"| {label}{edge} | {r['meta_loss']:.4f} | {r['final_loss_median']:.4g} | {wins} |"
+        )
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(
+            {k: {**v, "curves": v["curves"].tolist()} for k, v in results.items()},
+            f,
+            indent=1,
+        )
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, r in results.items():
+        with np.errstate(divide="ignore"):
+            geometric_mean = np.exp(np.mean(np.log(np.maximum(r["curves"], 1e-30)), axis=0))
+        ax.plot(geometric_mean, label=label, lw=2.5 if label.startswith("learned") else 1.3)
+    ax.set_yscale("log")
+    ax.set_xlabel("inner step")
+    ax.set_ylabel(f"loss (geometric mean over {n} problems)")
+    ax.set_title(f"{config.problem}: learned {config.rule} vs baselines (held-out problems)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "loss_curves.png"), dpi=120)
+    plt.close(fig)
+    print("\n".join(lines))
+
+
+def main(argv: list[str]) -> None:
+    from absl import flags
+
+    del argv
+    f = flags.FLAGS
+    config_path = os.path.join(f.logdir, CONFIG_FILE)
+    if not os.path.exists(config_path):
+        raise FileNotFoundError(
+            f"No {CONFIG_FILE} in {f.logdir!r}: point --logdir at a directory written by "
+            "`python -m trainers.meta_train --logdir=...`."
+        )
+    with open(config_path) as fh:
+        config = MetaTrainConfig(**json.load(fh))
+    num_steps = f.steps or config.unroll_steps
+    results = evaluate(
+        config,
+        f.weights or os.path.join(f.logdir, WEIGHTS_FILE),
+        num_steps,
+        f.num_problems,
+        f.num_tuning_problems,
+        f.baselines,
+    )
+    write_report(results, config, num_steps, f.out or os.path.join(f.logdir, "eval"))
+
+
+def _define_flags() -> None:
+    from absl import flags
+
+    flags.DEFINE_string("logdir", None, "A meta-training log directory (config.json).")
+    flags.DEFINE_string("weights", None, "Meta-parameter file; default LOGDIR/rule_weights.npz.")
+    flags.DEFINE_integer("steps", None, "Inner steps; default the run's unroll_steps.")
+    flags.DEFINE_integer("num_problems", 16, "Held-out test problem samples.")
+    flags.DEFINE_integer("num_tuning_problems", 8, "Held-out samples for baseline tuning.")
+    flags.DEFINE_list("baselines", list(BASELINES), "Baselines to tune.")
+    flags.DEFINE_string("out", None, "Output directory; default LOGDIR/eval.")
+    flags.mark_flag_as_required("logdir")
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    _define_flags()
+    app.run(main)

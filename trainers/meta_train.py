@@ -1,0 +1,274 @@
+r"""Meta-training: learn a rule's meta-parameters on a family of problems.
+
+    python -m trainers.meta_train --problem=quadratic --rule=mlp --steps=300 \
+        --logdir=runs/quadratic_mlp
+
+Each meta-step draws `meta_batch` fresh problem samples, computes each one's full-unroll
+meta-gradient (`trainers.estimators.FullUnroll`, second-order by default), averages them,
+sets non-finite entries to 0 and clips element-wise (seed 001 recipe), and applies the
+meta-optimizer. Training and held-out problems come from disjoint seed streams (even and odd
+seeds); the held-out meta-loss is logged every `eval_every` steps. The log directory holds
+`config.json`, TensorBoard scalars, `checkpoints/` (resumed automatically when the same
+command is run again) and `rule_weights.npz`, the file `LearnedOptimizer(weights=...)` loads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import problems
+from l2o_tf import rules
+from l2o_tf.rules.base import UpdateRule
+from l2o_tf.weights import save_rule_weights
+from problems.base import Problem
+from trainers.estimators import FullUnroll
+from trainers.meta_loss import check_meta_loss
+
+WEIGHTS_FILE = "rule_weights.npz"
+CONFIG_FILE = "config.json"
+
+
+@dataclasses.dataclass
+class MetaTrainConfig:
+    """Everything that defines a meta-training run; saved as `config.json` in the logdir."""
+
+    problem: str = "quadratic"
+    problem_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    rule: str = "mlp"
+    rule_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    steps: int = 300
+    unroll_steps: int = 50
+    meta_batch: int = 4
+    meta_loss: str = "log"
+    second_order: bool = True
+    meta_optimizer: str = "adam"
+    meta_learning_rate: float = 3e-3
+    meta_grad_clip: float = 1e4
+    seed: int = 0
+    eval_every: int = 50
+    num_eval_problems: int = 8
+    checkpoint_every: int = 100
+    dtype: str = "float32"
+
+    def validate(self) -> None:
+        problems.get(self.problem, **self.problem_kwargs)  # raises on unknown names/kwargs
+        rules.rule_class(self.rule)
+        check_meta_loss(self.meta_loss)
+        _meta_optimizer_class(self.meta_optimizer)
+        for name in ("steps", "unroll_steps", "meta_batch", "eval_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
+
+
+def _meta_optimizer_class(name: str) -> type[keras.optimizers.Optimizer]:
+    classes = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
+    if name not in classes:
+        raise ValueError(f"Unknown meta_optimizer {name!r}; use one of {', '.join(classes)}.")
+    return classes[name]
+
+
+def problem_seed(config: MetaTrainConfig, step: int, index: int, held_out: bool) -> int:
+    """Seed of problem sample `index` of meta-step `step`: even for training, odd held out."""
+    stream = np.random.SeedSequence([config.seed, step, index, int(held_out)])
+    return 2 * int(stream.generate_state(1)[0]) + int(held_out)
+
+
+def sample_problem(config: MetaTrainConfig, seed: int) -> Problem:
+    return problems.get(config.problem, seed=seed, dtype=config.dtype, **config.problem_kwargs)
+
+
+def clean_meta_gradients(grads: list[tf.Tensor], clip: float) -> tuple[list[tf.Tensor], int]:
+    """Non-finite entries set to 0, then clipped to ±clip; returns the number zeroed."""
+    nonfinite = sum(int(tf.reduce_sum(tf.cast(~tf.math.is_finite(g), tf.int32))) for g in grads)
+    cleaned = [
+        tf.clip_by_value(tf.where(tf.math.is_finite(g), g, tf.zeros_like(g)), -clip, clip)
+        for g in grads
+    ]
+    return cleaned, nonfinite
+
+
+class MetaTrainer:
+    """Owns the rule, estimator, meta-optimizer, checkpoints and logs of one run."""
+
+    def __init__(self, config: MetaTrainConfig, logdir: str) -> None:
+        config.validate()
+        self.config = config
+        self.logdir = logdir
+        self._check_or_save_config()
+        keras.utils.set_random_seed(config.seed)
+        self.rule: UpdateRule = rules.get(config.rule, dtype=config.dtype, **config.rule_kwargs)
+        self.estimator = FullUnroll(
+            self.rule, config.unroll_steps, config.meta_loss, config.second_order
+        )
+        self.meta_optimizer = _meta_optimizer_class(config.meta_optimizer)(
+            learning_rate=config.meta_learning_rate
+        )
+        self.meta_optimizer.build(self.rule.trainable_variables)
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="meta_step")
+        checkpoint = tf.train.Checkpoint(
+            rule=self.rule, meta_optimizer=self.meta_optimizer, step=self.step
+        )
+        self.manager = tf.train.CheckpointManager(
+            checkpoint, os.path.join(logdir, "checkpoints"), max_to_keep=3
+        )
+        if self.manager.latest_checkpoint:
+            checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        self.writer = tf.summary.create_file_writer(logdir)
+        self.held_out = [
+            sample_problem(config, problem_seed(config, 0, i, held_out=True))
+            for i in range(config.num_eval_problems)
+        ]
+
+    def _check_or_save_config(self) -> None:
+        os.makedirs(self.logdir, exist_ok=True)
+        path = os.path.join(self.logdir, CONFIG_FILE)
+        current = dataclasses.asdict(self.config)
+        if os.path.exists(path):
+            with open(path) as f:
+                saved = json.load(f)
+            changed = {
+                k: (saved.get(k), v) for k, v in current.items() if k != "steps" and saved.get(k) != v
+            }
+            if changed:
+                raise ValueError(
+                    f"{self.logdir} holds a run with another config ({changed}, as "
+                    "saved -> now). Resume with the same flags (only --steps may change) "
+                    "or choose a new --logdir."
+                )
+        with open(path, "w") as f:
+            json.dump(current, f, indent=2)
+
+    def held_out_meta_loss(self) -> float:
+        """Mean meta-loss of the current rule over the held-out problem samples."""
+        values = [
+            float(self.estimator.meta_loss_value(p, p.seed)) for p in self.held_out
+        ]
+        return float(np.mean(values))
+
+    def meta_step(self) -> dict[str, float]:
+        """One meta-update on a fresh meta-batch; returns the logged scalars."""
+        config, step = self.config, int(self.step)
+        losses, total = [], None
+        for i in range(config.meta_batch):
+            seed = problem_seed(config, step, i, held_out=False)
+            loss, grads = self.estimator(sample_problem(config, seed), seed)
+            losses.append(float(loss))
+            total = grads if total is None else [a + b for a, b in zip(total, grads)]
+        grads = [g / config.meta_batch for g in total]
+        grads, nonfinite = clean_meta_gradients(grads, config.meta_grad_clip)
+        self.meta_optimizer.apply(grads, self.rule.trainable_variables)
+        self.step.assign_add(1)
+        return {
+            "meta_loss/train": float(np.mean(losses)),
+            "meta_gradient/global_norm": float(tf.linalg.global_norm(grads)),
+            "meta_gradient/nonfinite_entries": float(nonfinite),
+        }
+
+    def save(self) -> str:
+        self.manager.save(checkpoint_number=int(self.step))
+        return save_rule_weights(self.rule, os.path.join(self.logdir, WEIGHTS_FILE))
+
+    def train(self, verbose: bool = True) -> dict[str, float]:
+        """Meta-trains up to `config.steps`; returns held-out meta-loss before and after."""
+        config = self.config
+        start = int(self.step)
+        before = self.held_out_meta_loss()
+        self._log({"meta_loss/held_out": before}, start)
+        shown = ("meta_loss/train", "meta_loss/held_out")
+        progbar = keras.utils.Progbar(
+            config.steps, verbose=1 if verbose else 0, stateful_metrics=shown
+        )
+        progbar.update(start)
+        while int(self.step) < config.steps:
+            t0 = time.perf_counter()
+            scalars = self.meta_step()
+            scalars["seconds_per_meta_step"] = time.perf_counter() - t0
+            step = int(self.step)
+            if step % config.eval_every == 0 or step == config.steps:
+                scalars["meta_loss/held_out"] = self.held_out_meta_loss()
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                self.save()
+            self._log(scalars, step)
+            progbar.update(step, [(k, v) for k, v in scalars.items() if k in shown])
+        self.save()
+        after = self.held_out_meta_loss()
+        return {"held_out_before": before, "held_out_after": after, "resumed_from": start}
+
+    def _log(self, scalars: dict[str, float], step: int) -> None:
+        with self.writer.as_default(step=step):
+            for name, value in scalars.items():
+                tf.summary.scalar(name, value)
+        self.writer.flush()
+
+
+def main(argv: list[str]) -> None:
+    from absl import flags
+
+    del argv
+    f = flags.FLAGS
+    config = MetaTrainConfig(
+        problem=f.problem,
+        problem_kwargs=json.loads(f.problem_kwargs),
+        rule=f.rule,
+        rule_kwargs=json.loads(f.rule_kwargs),
+        steps=f.steps,
+        unroll_steps=f.unroll_steps,
+        meta_batch=f.meta_batch,
+        meta_loss=f.meta_loss,
+        second_order=f.second_order,
+        meta_optimizer=f.meta_optimizer,
+        meta_learning_rate=f.meta_learning_rate,
+        meta_grad_clip=f.meta_grad_clip,
+        seed=f.seed,
+        eval_every=f.eval_every,
+        num_eval_problems=f.num_eval_problems,
+        checkpoint_every=f.checkpoint_every,
+        dtype=f.dtype,
+    )
+    trainer = MetaTrainer(config, f.logdir)
+    result = trainer.train()
+    print(
+        f"held-out meta-loss ({config.meta_loss}) over {config.num_eval_problems} "
+        f"{config.problem} problems: {result['held_out_before']:.4f} -> "
+        f"{result['held_out_after']:.4f}; weights: {os.path.join(f.logdir, WEIGHTS_FILE)}"
+    )
+
+
+def _define_flags() -> None:
+    from absl import flags
+
+    d = MetaTrainConfig()
+    flags.DEFINE_string("problem", d.problem, f"Problem name: {', '.join(problems.names())}.")
+    flags.DEFINE_string("problem_kwargs", "{}", "JSON keyword arguments of the problem.")
+    flags.DEFINE_string("rule", d.rule, f"Rule name: {', '.join(rules.names())}.")
+    flags.DEFINE_string("rule_kwargs", "{}", "JSON keyword arguments of the rule.")
+    flags.DEFINE_integer("steps", d.steps, "Total meta-steps (a resumed run continues to it).")
+    flags.DEFINE_integer("unroll_steps", d.unroll_steps, "Inner steps per unroll (T).")
+    flags.DEFINE_integer("meta_batch", d.meta_batch, "Problem samples per meta-step.")
+    flags.DEFINE_enum("meta_loss", d.meta_loss, ["log", "mean"], "Meta-objective.")
+    flags.DEFINE_bool("second_order", d.second_order, "Keep second-order meta-gradient terms.")
+    flags.DEFINE_enum("meta_optimizer", d.meta_optimizer, ["adam", "rmsprop"], "Meta-optimizer.")
+    flags.DEFINE_float("meta_learning_rate", d.meta_learning_rate, "Meta-optimizer learning rate.")
+    flags.DEFINE_float("meta_grad_clip", d.meta_grad_clip, "Element-wise meta-gradient clip.")
+    flags.DEFINE_integer("seed", d.seed, "Seed of the rule init and the problem streams.")
+    flags.DEFINE_integer("eval_every", d.eval_every, "Meta-steps between held-out evaluations.")
+    flags.DEFINE_integer("num_eval_problems", d.num_eval_problems, "Held-out problem samples.")
+    flags.DEFINE_integer("checkpoint_every", d.checkpoint_every, "Meta-steps between checkpoints.")
+    flags.DEFINE_enum("dtype", d.dtype, ["float32", "float64"], "Inner and rule dtype.")
+    flags.DEFINE_string("logdir", None, "Directory for config, checkpoints, TensorBoard, weights.")
+    flags.mark_flag_as_required("logdir")
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    _define_flags()
+    app.run(main)

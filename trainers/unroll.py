@@ -1,0 +1,128 @@
+"""The one inner loop: T steps of an update rule on a problem, as a `tf.while_loop`.
+
+Meta-training, evaluation, baselines and notebooks all unroll through `unroll` (see
+ARCHITECTURE.md); estimators differ only in what they do with its result. The loop is a
+graph-level `tf.while_loop`, so the compile time does not grow with T, and it is pure, so an
+outer `tf.GradientTape` sees through it. Each step (seed 001 "Meta-objective and unrolls"):
+
+    θ_eval  = rule.eval_point(θ, s)                   # the attended point (θ itself for most rules)
+    f_t, g  = loss and gradient at θ_eval on the minibatch of step t
+    g       = g + σ_noise · N(0, 1)                    # the problem's gradient noise
+    θ, s    = rule.step(θ, g, s)
+
+`second_order=False` stops the gradient through g (the first-order approximation that drops
+the Hessian terms of the meta-gradient). The recorded f_t is the minibatch loss at θ_eval
+before the step; for full-batch problems without attention it is the loss at θ_t.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Sequence
+
+import tensorflow as tf
+
+from l2o_tf.rules.base import UpdateRule
+from problems.base import Problem, fold_in, normal
+
+
+class UnrollResult(NamedTuple):
+    params: list[tf.Tensor]
+    state: Any
+    losses: tf.Tensor  # [T]
+
+
+def inner_gradient(
+    problem: Problem,
+    tensors: dict[str, tf.Tensor],
+    params: Sequence[tf.Tensor],
+    step: tf.Tensor,
+    seed: tf.Tensor,
+) -> tuple[tf.Tensor, list[tf.Tensor]]:
+    """Loss and (noisy) gradient of `problem` at `params` on the minibatch of `step`."""
+    batch = problem.batch_fn(tensors, step, seed)
+    with tf.GradientTape() as tape:
+        tape.watch(params)
+        loss = problem.loss_fn(tensors, params, batch)
+    grads = tape.gradient(loss, params, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    if problem.gradient_noise > 0:
+        noise_seed = fold_in(fold_in(seed, -1), step)
+        grads = [
+            g + problem.gradient_noise
+            * normal(tf.shape(g), fold_in(noise_seed, i), g.dtype)
+            for i, g in enumerate(grads)
+        ]
+    return loss, grads
+
+
+def unroll(
+    rule: UpdateRule,
+    problem: Problem,
+    tensors: dict[str, tf.Tensor],
+    params: Sequence[tf.Tensor],
+    state: Any,
+    seed: tf.Tensor,
+    num_steps: int | tf.Tensor,
+    start_step: int | tf.Tensor = 0,
+    second_order: bool = True,
+) -> UnrollResult:
+    """Runs `num_steps` steps of `rule` on `problem` from (`params`, `state`).
+
+    Args:
+        rule: the update rule.
+        problem: supplies `loss_fn` and `batch_fn`; its `tensors` are passed separately so
+            one trace serves every sample of the same signature.
+        tensors: the problem sample's tensors.
+        params: initial parameters, a list of tensors.
+        state: initial rule state.
+        seed: shape-[2] seed for minibatches and gradient noise.
+        num_steps: T.
+        start_step: index of the first step (minibatch order continues across truncations).
+        second_order: keep the dependence of the inner gradient on θ (default True).
+
+    Returns:
+        The final parameters and state, and the T per-step losses.
+    """
+    params = list(params)
+    start_step = tf.cast(start_step, tf.int64)
+
+    def body(t, params, state, losses):
+        step = start_step + tf.cast(t, tf.int64)
+        loss, grads = inner_gradient(
+            problem, tensors, rule.eval_point(params, state), step, seed
+        )
+        if not second_order:
+            grads = [tf.stop_gradient(g) for g in grads]
+        params, state = rule.step(params, grads, state)
+        return t + 1, list(params), state, losses.write(t, loss)
+
+    losses = tf.TensorArray(problem.dtype, size=num_steps, element_shape=[])
+    _, params, state, losses = tf.while_loop(
+        lambda t, *_: t < num_steps,
+        body,
+        (tf.constant(0), params, state, losses),
+        maximum_iterations=num_steps,
+    )
+    return UnrollResult(params, state, losses.stack())
+
+
+def unroll_from_init(
+    rule: UpdateRule,
+    problem: Problem,
+    tensors: dict[str, tf.Tensor],
+    seed: tf.Tensor,
+    num_steps: int | tf.Tensor,
+    second_order: bool = True,
+) -> UnrollResult:
+    """`unroll` from fresh parameters `problem.init_params(fold_in(seed, 0))` and
+    `rule.init` of them; minibatches and noise use `fold_in(seed, 1)`."""
+    params = problem.init_params(fold_in(seed, 0))
+    return unroll(
+        rule,
+        problem,
+        tensors,
+        params,
+        rule.init(params),
+        fold_in(seed, 1),
+        num_steps,
+        second_order=second_order,
+    )
