@@ -44,7 +44,7 @@ class MetaTrainConfig:
     problem_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     rule: str = "mlp"
     rule_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
-    steps: int = 300
+    steps: int = 1000
     unroll_steps: int = 50
     meta_batch: int = 4
     meta_loss: str = "log"
@@ -78,7 +78,7 @@ def _meta_optimizer_class(name: str) -> type[keras.optimizers.Optimizer]:
 def problem_seed(config: MetaTrainConfig, step: int, index: int, held_out: bool) -> int:
     """Seed of problem sample `index` of meta-step `step`: even for training, odd held out."""
     stream = np.random.SeedSequence([config.seed, step, index, int(held_out)])
-    return 2 * int(stream.generate_state(1)[0]) + int(held_out)
+    return 2 * int(stream.generate_state(1)[0] >> 1) + int(held_out)  # < 2**32
 
 
 def sample_problem(config: MetaTrainConfig, seed: int) -> Problem:
