@@ -16,7 +16,7 @@ import tensorflow as tf
 from l2o_tf.rules.base import UpdateRule
 from problems.base import Problem, as_seed
 from trainers.meta_loss import check_meta_loss, meta_loss
-from trainers.unroll import unroll_from_init
+from trainers.unroll import check_record, unroll_from_init
 
 
 class FullUnroll:
@@ -27,6 +27,8 @@ class FullUnroll:
         num_steps: T, inner steps per unroll.
         meta_loss: "log" (seed 001 eq. 14, default) or "mean".
         second_order: keep second-order terms. Default True.
+        record: the per-step loss the meta-loss averages, "gradient_loss" (default) or
+            "full_batch_loss" (see `trainers.unroll`).
         jit_compile: compile the meta-gradient with XLA. Default False. XLA's stateless
             random generator differs from TensorFlow's kernels, so initial parameters,
             minibatch order and gradient noise of a seed differ between the two settings
@@ -42,6 +44,7 @@ class FullUnroll:
         num_steps: int,
         meta_loss: str = "log",
         second_order: bool = True,
+        record: str = "gradient_loss",
         jit_compile: bool = False,
     ) -> None:
         if num_steps < 1:
@@ -50,6 +53,7 @@ class FullUnroll:
         self.num_steps = int(num_steps)
         self.meta_loss = check_meta_loss(meta_loss)
         self.second_order = second_order
+        self.record = check_record(record)
         self.jit_compile = jit_compile
         self._compiled: dict[tuple, Callable] = {}
 
@@ -71,7 +75,7 @@ class FullUnroll:
     def _meta_loss(self, problem: Problem) -> Callable:
         def unrolled_meta_loss(tensors, seed):
             result = unroll_from_init(
-                self.rule, problem, tensors, seed, self.num_steps, self.second_order
+                self.rule, problem, tensors, seed, self.num_steps, self.second_order, self.record
             )
             return meta_loss(result.losses, self.meta_loss)
 

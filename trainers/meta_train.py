@@ -31,6 +31,7 @@ from l2o_tf.weights import save_rule_weights
 from problems.base import Problem
 from trainers.estimators import FullUnroll
 from trainers.meta_loss import check_meta_loss
+from trainers.unroll import RECORDS, check_record
 
 WEIGHTS_FILE = "rule_weights.npz"
 CONFIG_FILE = "config.json"
@@ -49,6 +50,7 @@ class MetaTrainConfig:
     meta_batch: int = 4
     meta_loss: str = "log"
     second_order: bool = True
+    record: str = "gradient_loss"
     meta_optimizer: str = "adam"
     meta_learning_rate: float = 3e-3
     meta_grad_clip: float = 1e4
@@ -62,6 +64,7 @@ class MetaTrainConfig:
         problems.get(self.problem, **self.problem_kwargs)  # raises on unknown names/kwargs
         rules.rule_class(self.rule)
         check_meta_loss(self.meta_loss)
+        check_record(self.record)
         _meta_optimizer_class(self.meta_optimizer)
         for name in ("steps", "unroll_steps", "meta_batch", "eval_every", "checkpoint_every"):
             if getattr(self, name) < 1:
@@ -106,7 +109,7 @@ class MetaTrainer:
         keras.utils.set_random_seed(config.seed)
         self.rule: UpdateRule = rules.get(config.rule, dtype=config.dtype, **config.rule_kwargs)
         self.estimator = FullUnroll(
-            self.rule, config.unroll_steps, config.meta_loss, config.second_order
+            self.rule, config.unroll_steps, config.meta_loss, config.second_order, config.record
         )
         self.meta_optimizer = _meta_optimizer_class(config.meta_optimizer)(
             learning_rate=config.meta_learning_rate
@@ -224,6 +227,7 @@ def main(argv: list[str]) -> None:
         meta_batch=f.meta_batch,
         meta_loss=f.meta_loss,
         second_order=f.second_order,
+        record=f.record,
         meta_optimizer=f.meta_optimizer,
         meta_learning_rate=f.meta_learning_rate,
         meta_grad_clip=f.meta_grad_clip,
@@ -255,6 +259,9 @@ def _define_flags() -> None:
     flags.DEFINE_integer("meta_batch", d.meta_batch, "Problem samples per meta-step.")
     flags.DEFINE_enum("meta_loss", d.meta_loss, ["log", "mean"], "Meta-objective.")
     flags.DEFINE_bool("second_order", d.second_order, "Keep second-order meta-gradient terms.")
+    flags.DEFINE_enum(
+        "record", d.record, list(RECORDS), "Per-step loss of the meta-objective (trainers.unroll)."
+    )
     flags.DEFINE_enum("meta_optimizer", d.meta_optimizer, ["adam", "rmsprop"], "Meta-optimizer.")
     flags.DEFINE_float("meta_learning_rate", d.meta_learning_rate, "Meta-optimizer learning rate.")
     flags.DEFINE_float("meta_grad_clip", d.meta_grad_clip, "Element-wise meta-gradient clip.")

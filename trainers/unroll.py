@@ -11,8 +11,11 @@ outer `tf.GradientTape` sees through it. Each step (seed 001 "Meta-objective and
     θ, s    = rule.step(θ, g, s)
 
 `second_order=False` stops the gradient through g (the first-order approximation that drops
-the Hessian terms of the meta-gradient). The recorded f_t is the minibatch loss at θ_eval
-before the step; for full-batch problems without attention it is the loss at θ_t.
+the Hessian terms of the meta-gradient). What is recorded as f_t is chosen by `record`:
+"gradient_loss" (default, free) is the minibatch loss at θ_eval computed for the gradient;
+"full_batch_loss" is the full-batch loss at the true θ_t before the step, which is what the
+seed 001 meta-objective uses (one extra forward pass per step). For full-batch problems
+without attention the two coincide.
 """
 
 from __future__ import annotations
@@ -24,11 +27,19 @@ import tensorflow as tf
 from l2o_tf.rules.base import UpdateRule
 from problems.base import Problem, fold_in, normal
 
+RECORDS = ("gradient_loss", "full_batch_loss")
+
 
 class UnrollResult(NamedTuple):
     params: list[tf.Tensor]
     state: Any
     losses: tf.Tensor  # [T]
+
+
+def check_record(record: str) -> str:
+    if record not in RECORDS:
+        raise ValueError(f"Unknown record {record!r}; use one of {', '.join(RECORDS)}.")
+    return record
 
 
 def inner_gradient(
@@ -47,8 +58,7 @@ def inner_gradient(
     if problem.gradient_noise > 0:
         noise_seed = fold_in(fold_in(seed, -1), step)
         grads = [
-            g + problem.gradient_noise
-            * normal(tf.shape(g), fold_in(noise_seed, i), g.dtype)
+            g + problem.gradient_noise * normal(tf.shape(g), fold_in(noise_seed, i), g.dtype)
             for i, g in enumerate(grads)
         ]
     return loss, grads
@@ -64,6 +74,7 @@ def unroll(
     num_steps: int | tf.Tensor,
     start_step: int | tf.Tensor = 0,
     second_order: bool = True,
+    record: str = "gradient_loss",
 ) -> UnrollResult:
     """Runs `num_steps` steps of `rule` on `problem` from (`params`, `state`).
 
@@ -78,10 +89,12 @@ def unroll(
         num_steps: T.
         start_step: index of the first step (minibatch order continues across truncations).
         second_order: keep the dependence of the inner gradient on θ (default True).
+        record: which loss is recorded per step (see the module docstring).
 
     Returns:
-        The final parameters and state, and the T per-step losses.
+        The final parameters and state, and the T recorded losses.
     """
+    check_record(record)
     params = list(params)
     start_step = tf.cast(start_step, tf.int64)
 
@@ -90,6 +103,8 @@ def unroll(
         loss, grads = inner_gradient(
             problem, tensors, rule.eval_point(params, state), step, seed
         )
+        if record == "full_batch_loss":
+            loss = problem.loss_fn(tensors, params, problem.full_batch(tensors))
         if not second_order:
             grads = [tf.stop_gradient(g) for g in grads]
         params, state = rule.step(params, grads, state)
@@ -112,17 +127,19 @@ def unroll_from_init(
     seed: tf.Tensor,
     num_steps: int | tf.Tensor,
     second_order: bool = True,
+    record: str = "gradient_loss",
 ) -> UnrollResult:
-    """`unroll` from fresh parameters `problem.init_params(fold_in(seed, 0))` and
-    `rule.init` of them; minibatches and noise use `fold_in(seed, 1)`."""
+    """`unroll` from fresh parameters `problem.init_params(fold_in(seed, 0))` and the rule
+    state `rule.init(params, fold_in(seed, 2))`; minibatches and noise use `fold_in(seed, 1)`."""
     params = problem.init_params(fold_in(seed, 0))
     return unroll(
         rule,
         problem,
         tensors,
         params,
-        rule.init(params),
+        rule.init(params, fold_in(seed, 2)),
         fold_in(seed, 1),
         num_steps,
         second_order=second_order,
+        record=record,
     )

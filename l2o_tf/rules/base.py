@@ -3,7 +3,7 @@
 See `ARCHITECTURE.md`. A rule is a Keras layer whose weights are the meta-parameters θ.
 It exposes three pure functions, in the manner of optax's init/update split:
 
-    state = rule.init(params)
+    state = rule.init(params, seed=None)
     params, state = rule.step(params, grads, state)
     eval_params = rule.eval_point(params, state)
 
@@ -45,8 +45,13 @@ class UpdateRule(keras.layers.Layer, abc.ABC):
         self.build()
 
     @abc.abstractmethod
-    def init(self, params: Sequence[tf.Tensor]) -> State:
-        """Returns the optimizer state for `params` (a nest of tensors, no variables)."""
+    def init(self, params: Sequence[tf.Tensor], seed: tf.Tensor | None = None) -> State:
+        """Returns the optimizer state for `params` (a nest of tensors, no variables).
+
+        `seed` (shape [2]) is given during meta-training, for rules whose initial state is
+        random (the hierarchical RNN's initial learning rates); None asks for the fixed,
+        documented deployment state. Rules without random state ignore it.
+        """
 
     @abc.abstractmethod
     def step(

@@ -53,7 +53,7 @@ class HandDesignedRule(UpdateRule):
         self.log_learning_rate = self._scalar("log_learning_rate", math.log(self.learning_rate))
         super().build(input_shape)
 
-    def init(self, params: Sequence[tf.Tensor]) -> State:
+    def init(self, params: Sequence[tf.Tensor], seed: tf.Tensor | None = None) -> State:
         return {
             "t": tf.zeros([], params[0].dtype),
             "slots": [{k: tf.zeros_like(p) for k in self.slot_names} for p in params],

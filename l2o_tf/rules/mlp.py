@@ -89,7 +89,7 @@ class MLPRule(UpdateRule):
         )
         super().build(input_shape)
 
-    def init(self, params: Sequence[tf.Tensor]) -> State:
+    def init(self, params: Sequence[tf.Tensor], seed: tf.Tensor | None = None) -> State:
         k = len(self.momentum_decays)
         return {
             "t": tf.zeros([], params[0].dtype),

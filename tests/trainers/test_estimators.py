@@ -93,3 +93,5 @@ def test_bad_arguments():
         FullUnroll(rule, num_steps=0)
     with pytest.raises(ValueError, match="Unknown meta_loss"):
         FullUnroll(rule, num_steps=5, meta_loss="median")
+    with pytest.raises(ValueError, match="Unknown record"):
+        FullUnroll(rule, num_steps=5, record="validation")

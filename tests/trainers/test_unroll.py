@@ -52,3 +52,18 @@ def test_compile_does_not_grow_with_unroll_length():
         return len(fn.get_concrete_function(tf.TensorSpec([2], tf.int64)).graph.as_graph_def().node)
 
     assert graph_size(5) == graph_size(500)
+
+
+def test_full_batch_record_is_the_loss_at_the_true_parameters():
+    rule = rules.get("sgd", learning_rate=0.1)
+    problem = problems.get("two_moons", seed=0, num_examples=64, batch_size=16)
+    params = problem.init_params(0)
+    seed = as_seed(2)
+
+    def run(record):
+        return unroll(rule, problem, problem.tensors, params, rule.init(params), seed, 3, record=record)
+
+    full, minibatch = run("full_batch_loss"), run("gradient_loss")
+    np.testing.assert_allclose(full.losses.numpy()[0], float(problem.loss(params)), rtol=1e-6)
+    np.testing.assert_allclose(full.params[0].numpy(), minibatch.params[0].numpy())  # same steps
+    assert not np.allclose(full.losses.numpy(), minibatch.losses.numpy())
