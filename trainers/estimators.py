@@ -59,7 +59,12 @@ class FullUnroll:
 
     def __call__(self, problem: Problem, seed: int | tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
         """The meta-loss of one unroll on `problem` from `seed`, and its meta-gradient."""
-        return self._compiled_fn(problem, with_gradient=True)(problem.tensors, as_seed(seed))
+        return self.meta_gradient_fn(problem)(problem.tensors, as_seed(seed))
+
+    def meta_gradient_fn(self, problem: Problem) -> Callable:
+        """The compiled `(tensors, seed) -> (meta_loss, meta_gradients)` for samples with
+        `problem`'s signature (what `tf.distribute` replicas run)."""
+        return self._compiled_fn(problem, with_gradient=True)
 
     def meta_loss_value(self, problem: Problem, seed: int | tf.Tensor) -> tf.Tensor:
         """The meta-loss alone (a forward unroll, no tape): for held-out evaluation."""

@@ -29,6 +29,7 @@ from l2o_tf import rules
 from l2o_tf.rules.base import UpdateRule
 from l2o_tf.weights import save_rule_weights
 from problems.base import Problem
+from trainers.distribute import STRATEGIES, make_strategy, mean_meta_gradient
 from trainers.estimators import FullUnroll
 from trainers.meta_loss import check_meta_loss
 from trainers.unroll import RECORDS, check_record
@@ -99,23 +100,39 @@ def clean_meta_gradients(grads: list[tf.Tensor], clip: float) -> tuple[list[tf.T
 
 
 class MetaTrainer:
-    """Owns the rule, estimator, meta-optimizer, checkpoints and logs of one run."""
+    """Owns the rule, estimator, meta-optimizer, checkpoints and logs of one run.
 
-    def __init__(self, config: MetaTrainConfig, logdir: str) -> None:
+    Args:
+        config: the run's configuration.
+        logdir: where config, checkpoints, TensorBoard events and weights go.
+        strategy: a `tf.distribute` strategy; each replica unrolls its own problem samples
+            (`trainers.distribute`). Default: the current (usually default) strategy.
+    """
+
+    def __init__(
+        self,
+        config: MetaTrainConfig,
+        logdir: str,
+        strategy: tf.distribute.Strategy | None = None,
+    ) -> None:
         config.validate()
         self.config = config
         self.logdir = logdir
+        self.strategy = strategy or tf.distribute.get_strategy()
         self._check_or_save_config()
         keras.utils.set_random_seed(config.seed)
-        self.rule: UpdateRule = rules.get(config.rule, dtype=config.dtype, **config.rule_kwargs)
+        with self.strategy.scope():
+            self.rule: UpdateRule = rules.get(
+                config.rule, dtype=config.dtype, **config.rule_kwargs
+            )
+            self.meta_optimizer = _meta_optimizer_class(config.meta_optimizer)(
+                learning_rate=config.meta_learning_rate
+            )
+            self.meta_optimizer.build(self.rule.trainable_variables)
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="meta_step")
         self.estimator = FullUnroll(
             self.rule, config.unroll_steps, config.meta_loss, config.second_order, config.record
         )
-        self.meta_optimizer = _meta_optimizer_class(config.meta_optimizer)(
-            learning_rate=config.meta_learning_rate
-        )
-        self.meta_optimizer.build(self.rule.trainable_variables)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="meta_step")
         checkpoint = tf.train.Checkpoint(
             rule=self.rule, meta_optimizer=self.meta_optimizer, step=self.step
         )
@@ -159,13 +176,9 @@ class MetaTrainer:
     def meta_step(self) -> dict[str, float]:
         """One meta-update on a fresh meta-batch; returns the logged scalars."""
         config, step = self.config, int(self.step)
-        losses, total = [], None
-        for i in range(config.meta_batch):
-            seed = problem_seed(config, step, i, held_out=False)
-            loss, grads = self.estimator(sample_problem(config, seed), seed)
-            losses.append(float(loss))
-            total = grads if total is None else [a + b for a, b in zip(total, grads)]
-        grads = [g / config.meta_batch for g in total]
+        seeds = [problem_seed(config, step, i, held_out=False) for i in range(config.meta_batch)]
+        batch = [sample_problem(config, seed) for seed in seeds]
+        losses, grads = mean_meta_gradient(self.strategy, self.estimator, batch, seeds)
         grads, nonfinite = clean_meta_gradients(grads, config.meta_grad_clip)
         self.meta_optimizer.apply(grads, self.rule.trainable_variables)
         self.step.assign_add(1)
@@ -237,7 +250,7 @@ def main(argv: list[str]) -> None:
         checkpoint_every=f.checkpoint_every,
         dtype=f.dtype,
     )
-    trainer = MetaTrainer(config, f.logdir)
+    trainer = MetaTrainer(config, f.logdir, make_strategy(f.strategy, f.cpu_replicas))
     result = trainer.train()
     print(
         f"held-out meta-loss ({config.meta_loss}) over {config.num_eval_problems} "
@@ -270,6 +283,10 @@ def _define_flags() -> None:
     flags.DEFINE_integer("num_eval_problems", d.num_eval_problems, "Held-out problem samples.")
     flags.DEFINE_integer("checkpoint_every", d.checkpoint_every, "Meta-steps between checkpoints.")
     flags.DEFINE_enum("dtype", d.dtype, ["float32", "float64"], "Inner and rule dtype.")
+    flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
+    flags.DEFINE_integer(
+        "cpu_replicas", 0, "With --strategy=mirrored and no GPU: logical CPU replicas."
+    )
     flags.DEFINE_string("logdir", None, "Directory for config, checkpoints, TensorBoard, weights.")
     flags.mark_flag_as_required("logdir")
 
