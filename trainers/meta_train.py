@@ -5,8 +5,10 @@ r"""Meta-training: learn a rule's meta-parameters on a family of problems.
 
 Each meta-step draws `meta_batch` fresh problem samples, computes each one's full-unroll
 meta-gradient (`trainers.estimators.FullUnroll`, second-order by default), averages them,
-sets non-finite entries to 0 and clips element-wise (seed 001 recipe), and applies the
-meta-optimizer. Training and held-out problems come from disjoint seed streams (even and odd
+adds the gradient of an optional ℓ2 penalty λ‖θ‖², sets non-finite entries to 0 and clips
+element-wise (seed 001 recipe), and applies the meta-optimizer, whose learning rate may decay
+by a factor every k steps (the dynamics paper's recipe). `--preset=NAME` starts from a named
+config (`trainers/presets.py`); flags given on the command line override it. Training and held-out problems come from disjoint seed streams (even and odd
 seeds); the held-out meta-loss is logged every `eval_every` steps. The log directory holds
 `config.json`, TensorBoard scalars, `checkpoints/` (resumed automatically when the same
 command is run again) and `rule_weights.npz`, the file `LearnedOptimizer(weights=...)` loads.
@@ -32,7 +34,7 @@ from problems.base import Problem
 from trainers.distribute import STRATEGIES, make_strategy, mean_meta_gradient
 from trainers.estimators import FullUnroll
 from trainers.meta_loss import check_meta_loss
-from trainers.unroll import RECORDS, check_record
+from trainers.unroll import check_record
 
 WEIGHTS_FILE = "rule_weights.npz"
 CONFIG_FILE = "config.json"
@@ -55,6 +57,9 @@ class MetaTrainConfig:
     meta_optimizer: str = "adam"
     meta_learning_rate: float = 3e-3
     meta_grad_clip: float = 1e4
+    meta_lr_decay: float = 1.0
+    meta_lr_decay_steps: int = 500
+    meta_l2: float = 0.0
     seed: int = 0
     eval_every: int = 50
     num_eval_problems: int = 8
@@ -67,7 +72,16 @@ class MetaTrainConfig:
         check_meta_loss(self.meta_loss)
         check_record(self.record)
         _meta_optimizer_class(self.meta_optimizer)
-        for name in ("steps", "unroll_steps", "meta_batch", "eval_every", "checkpoint_every"):
+        if not 0 < self.meta_lr_decay <= 1:
+            raise ValueError(f"meta_lr_decay must be in (0, 1], got {self.meta_lr_decay}.")
+        for name in (
+            "steps",
+            "unroll_steps",
+            "meta_batch",
+            "eval_every",
+            "checkpoint_every",
+            "meta_lr_decay_steps",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
 
@@ -126,7 +140,12 @@ class MetaTrainer:
                 config.rule, dtype=config.dtype, **config.rule_kwargs
             )
             self.meta_optimizer = _meta_optimizer_class(config.meta_optimizer)(
-                learning_rate=config.meta_learning_rate
+                learning_rate=keras.optimizers.schedules.ExponentialDecay(
+                    config.meta_learning_rate,
+                    config.meta_lr_decay_steps,
+                    config.meta_lr_decay,
+                    staircase=True,
+                )
             )
             self.meta_optimizer.build(self.rule.trainable_variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="meta_step")
@@ -179,6 +198,10 @@ class MetaTrainer:
         seeds = [problem_seed(config, step, i, held_out=False) for i in range(config.meta_batch)]
         batch = [sample_problem(config, seed) for seed in seeds]
         losses, grads = mean_meta_gradient(self.strategy, self.estimator, batch, seeds)
+        if config.meta_l2:
+            grads = [
+                g + 2.0 * config.meta_l2 * w for g, w in zip(grads, self.rule.trainable_variables)
+            ]
         grads, nonfinite = clean_meta_gradients(grads, config.meta_grad_clip)
         self.meta_optimizer.apply(grads, self.rule.trainable_variables)
         self.step.assign_add(1)
@@ -225,31 +248,52 @@ class MetaTrainer:
         self.writer.flush()
 
 
+FLAG_HELP = {
+    "problem": f"Problem name: {', '.join(problems.names())}.",
+    "problem_kwargs": "JSON keyword arguments of the problem.",
+    "rule": f"Rule name: {', '.join(rules.names())}.",
+    "rule_kwargs": "JSON keyword arguments of the rule.",
+    "steps": "Total meta-steps (a resumed run continues to it).",
+    "unroll_steps": "Inner steps per unroll (T).",
+    "meta_batch": "Problem samples per meta-step.",
+    "meta_loss": "Meta-objective: log or mean (trainers.meta_loss).",
+    "second_order": "Keep second-order meta-gradient terms.",
+    "record": "Per-step loss of the meta-objective (trainers.unroll).",
+    "meta_optimizer": "Meta-optimizer: adam or rmsprop.",
+    "meta_learning_rate": "Meta-optimizer learning rate.",
+    "meta_grad_clip": "Element-wise meta-gradient clip.",
+    "meta_lr_decay": "Meta learning rate factor applied every meta_lr_decay_steps.",
+    "meta_lr_decay_steps": "Meta-steps between meta learning rate decays.",
+    "meta_l2": "λ of the ℓ2 penalty λ‖θ‖² on the meta-parameters.",
+    "seed": "Seed of the rule init and the problem streams.",
+    "eval_every": "Meta-steps between held-out evaluations.",
+    "num_eval_problems": "Held-out problem samples.",
+    "checkpoint_every": "Meta-steps between checkpoints.",
+    "dtype": "Inner and rule dtype: float32 or float64.",
+}
+
+
+def config_from_flags() -> MetaTrainConfig:
+    """The preset (or default) config, with every flag given on the command line applied."""
+    from absl import flags
+
+    from trainers.presets import get_preset
+
+    f = flags.FLAGS
+    config = get_preset(f.preset) if f.preset else MetaTrainConfig()
+    for field in dataclasses.fields(MetaTrainConfig):
+        if f[field.name].present:
+            value = f[field.name].value
+            setattr(config, field.name, json.loads(value) if field.name.endswith("_kwargs") else value)
+    return config
+
+
 def main(argv: list[str]) -> None:
     from absl import flags
 
     del argv
     f = flags.FLAGS
-    config = MetaTrainConfig(
-        problem=f.problem,
-        problem_kwargs=json.loads(f.problem_kwargs),
-        rule=f.rule,
-        rule_kwargs=json.loads(f.rule_kwargs),
-        steps=f.steps,
-        unroll_steps=f.unroll_steps,
-        meta_batch=f.meta_batch,
-        meta_loss=f.meta_loss,
-        second_order=f.second_order,
-        record=f.record,
-        meta_optimizer=f.meta_optimizer,
-        meta_learning_rate=f.meta_learning_rate,
-        meta_grad_clip=f.meta_grad_clip,
-        seed=f.seed,
-        eval_every=f.eval_every,
-        num_eval_problems=f.num_eval_problems,
-        checkpoint_every=f.checkpoint_every,
-        dtype=f.dtype,
-    )
+    config = config_from_flags()
     trainer = MetaTrainer(config, f.logdir, make_strategy(f.strategy, f.cpu_replicas))
     result = trainer.train()
     print(
@@ -259,30 +303,19 @@ def main(argv: list[str]) -> None:
     )
 
 
-def _define_flags() -> None:
+def define_flags() -> None:
+    """One flag per `MetaTrainConfig` field, plus preset, strategy and logdir."""
     from absl import flags
 
-    d = MetaTrainConfig()
-    flags.DEFINE_string("problem", d.problem, f"Problem name: {', '.join(problems.names())}.")
-    flags.DEFINE_string("problem_kwargs", "{}", "JSON keyword arguments of the problem.")
-    flags.DEFINE_string("rule", d.rule, f"Rule name: {', '.join(rules.names())}.")
-    flags.DEFINE_string("rule_kwargs", "{}", "JSON keyword arguments of the rule.")
-    flags.DEFINE_integer("steps", d.steps, "Total meta-steps (a resumed run continues to it).")
-    flags.DEFINE_integer("unroll_steps", d.unroll_steps, "Inner steps per unroll (T).")
-    flags.DEFINE_integer("meta_batch", d.meta_batch, "Problem samples per meta-step.")
-    flags.DEFINE_enum("meta_loss", d.meta_loss, ["log", "mean"], "Meta-objective.")
-    flags.DEFINE_bool("second_order", d.second_order, "Keep second-order meta-gradient terms.")
-    flags.DEFINE_enum(
-        "record", d.record, list(RECORDS), "Per-step loss of the meta-objective (trainers.unroll)."
-    )
-    flags.DEFINE_enum("meta_optimizer", d.meta_optimizer, ["adam", "rmsprop"], "Meta-optimizer.")
-    flags.DEFINE_float("meta_learning_rate", d.meta_learning_rate, "Meta-optimizer learning rate.")
-    flags.DEFINE_float("meta_grad_clip", d.meta_grad_clip, "Element-wise meta-gradient clip.")
-    flags.DEFINE_integer("seed", d.seed, "Seed of the rule init and the problem streams.")
-    flags.DEFINE_integer("eval_every", d.eval_every, "Meta-steps between held-out evaluations.")
-    flags.DEFINE_integer("num_eval_problems", d.num_eval_problems, "Held-out problem samples.")
-    flags.DEFINE_integer("checkpoint_every", d.checkpoint_every, "Meta-steps between checkpoints.")
-    flags.DEFINE_enum("dtype", d.dtype, ["float32", "float64"], "Inner and rule dtype.")
+    defaults = MetaTrainConfig()
+    define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float}
+    for field in dataclasses.fields(MetaTrainConfig):
+        value = getattr(defaults, field.name)
+        if isinstance(value, dict):
+            flags.DEFINE_string(field.name, json.dumps(value), FLAG_HELP[field.name])
+        else:
+            define.get(type(value), flags.DEFINE_string)(field.name, value, FLAG_HELP[field.name])
+    flags.DEFINE_string("preset", None, "A named config from trainers/presets.py.")
     flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
     flags.DEFINE_integer(
         "cpu_replicas", 0, "With --strategy=mirrored and no GPU: logical CPU replicas."
@@ -294,5 +327,5 @@ def _define_flags() -> None:
 if __name__ == "__main__":
     from absl import app
 
-    _define_flags()
+    define_flags()
     app.run(main)

@@ -103,3 +103,56 @@ def test_nonfinite_meta_gradients_are_zeroed_and_clipped():
     grads, count = clean_meta_gradients([tf.constant([np.nan, 5.0, -np.inf, -20.0])], clip=10.0)
     np.testing.assert_array_equal(grads[0].numpy(), [0.0, 5.0, 0.0, -10.0])
     assert count == 2
+
+
+def test_meta_learning_rate_decays_in_steps(tmp_path):
+    config = dataclasses.replace(
+        CONFIG, steps=3, unroll_steps=3, num_eval_problems=1, meta_lr_decay=0.5, meta_lr_decay_steps=2
+    )
+    trainer = MetaTrainer(config, str(tmp_path))
+    trainer.train(verbose=False)
+    # 3 updates applied: the schedule is at iteration 3, i.e. one decay of 0.5
+    np.testing.assert_allclose(float(trainer.meta_optimizer.learning_rate), 0.5 * CONFIG.meta_learning_rate)
+
+
+def test_l2_penalty_pulls_meta_parameters_towards_zero(tmp_path):
+    def run(l2, name):
+        config = dataclasses.replace(
+            CONFIG, steps=5, unroll_steps=3, num_eval_problems=1, meta_l2=l2, meta_optimizer="rmsprop"
+        )
+        trainer = MetaTrainer(config, str(tmp_path / name))
+        trainer.train(verbose=False)
+        return sum(float(np.sum(w.numpy() ** 2)) for w in trainer.rule.trainable_variables)
+
+    assert run(10.0, "strong") < run(0.0, "none")
+
+
+@pytest.mark.slow
+def test_command_line_preset_with_overrides(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "trainers.meta_train", "--preset=quickstart", "--steps=2",
+            "--unroll_steps=4", '--problem_kwargs={"dim": 3}', "--num_eval_problems=1",
+            "--meta_l2=0.001", f"--logdir={tmp_path}",
+        ],
+        cwd=os.path.join(os.path.dirname(__file__), "..", ".."),
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    with open(tmp_path / "config.json") as f:
+        saved = json.load(f)
+    assert saved["problem_kwargs"] == {"dim": 3} and saved["steps"] == 2 and saved["meta_l2"] == 0.001
+    assert saved["meta_batch"] == CONFIG.__class__().meta_batch  # from the preset
+
+
+def test_unknown_preset_names_the_known_ones():
+    from trainers.presets import get_preset
+
+    with pytest.raises(ValueError, match="known presets: quickstart"):
+        get_preset("quikstart")
+    with pytest.raises(ValueError, match="meta_lr_decay"):
+        MetaTrainConfig(meta_lr_decay=1.5).validate()
