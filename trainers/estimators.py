@@ -1,41 +1,166 @@
-"""Meta-gradient estimators. One object per estimator, one method: `(problem, seed) ->
-(meta_loss, meta_gradients)`, gradients aligned with `rule.trainable_variables`.
+"""Meta-gradient estimators; gradients are aligned with `rule.trainable_variables`.
 
-`FullUnroll` backpropagates through an entire unroll of `trainers.unroll` (full BPTT). With
-`second_order=True` (default) the inner gradient is taken inside the outer tape, so the
-meta-gradient contains the Hessian-vector terms of Wichrowska et al. 2017 ("second
-derivatives on"); `second_order=False` stops the gradient at the inner gradient.
+- `TruncatedBPTT`: backpropagation through one truncation of an inner run. The inner state
+  (`TaskState`: parameters, rule state, step, seed, f_init) is carried from truncation to
+  truncation without gradient across the boundary (seed 001 "partial unrolls"; seed 002 §2.4).
+- `FullUnroll`: a single truncation from fresh parameters, i.e. full BPTT: `(problem, seed)
+  -> (meta_loss, meta_gradients)`.
+- `AntitheticSampler`: one sample of the reparameterization and ES estimators of the
+  smoothed objective L̃(θ) = E_{ε~N(0, σ²I)} L(θ + ε) (Metz et al. 2019 §3), from an
+  antithetic pair θ ± ε run on the same truncation (same data, same start state):
+      g_rp = ∇θ ½(L⁺ + L⁻),    g_es = ½(L⁺ − L⁻) ε / σ².
+- `merge_estimates`: per-coordinate inverse-variance weighting of the two over a batch of
+  samples (eq. 1), returning both estimators' variances for logging (Fig. 4).
+
+With `second_order=True` (default) the inner gradient is taken inside the outer tape, so the
+meta-gradient contains the Hessian-vector terms ("second derivatives on" in Wichrowska et al.
+2017); `second_order=False` stops the gradient at the inner gradient.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import contextlib
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import tensorflow as tf
 
 from l2o_tf.rules.base import UpdateRule
-from problems.base import Problem, as_seed
+from problems.base import Problem, as_seed, fold_in, normal
 from trainers.meta_loss import check_meta_loss, meta_loss
-from trainers.unroll import check_record, unroll_from_init
+from trainers.unroll import check_record, unroll
 
 
-class FullUnroll:
-    """Exact meta-gradient of the meta-loss of a `num_steps`-step unroll.
+class TaskState(NamedTuple):
+    """Where an inner run stands between truncations.
+
+    `rule_state` is None for a fresh run: the rule's initial state is then built inside the
+    outer tape, so meta-parameters of the initial state (trainable initial RNN states) get
+    gradients. Minibatches use `fold_in(seed, 1)`, the rule's random init `fold_in(seed, 2)`.
+    """
+
+    params: list[tf.Tensor]
+    rule_state: Any
+    step: tf.Tensor  # int64 scalar: inner steps done so far
+    seed: tf.Tensor  # [2]
+    initial_loss: tf.Tensor  # f_init of the log meta-objective
+
+
+def start_task(
+    problem: Problem, seed: int | tf.Tensor, tensors: dict[str, tf.Tensor] | None = None
+) -> TaskState:
+    """A fresh inner run: parameters `problem.init_params(fold_in(seed, 0))`, f_init their
+    full-batch loss (seed 001: the loss at the problem's initial parameters). `tensors`
+    defaults to the sample's own (pass them when tracing a graph that takes them as input)."""
+    seed = as_seed(seed)
+    tensors = problem.tensors if tensors is None else tensors
+    params = problem.init_params(fold_in(seed, 0))
+    initial_loss = problem.loss_fn(tensors, params, problem.full_batch(tensors))
+    return TaskState(params, None, tf.constant(0, tf.int64), seed, initial_loss)
+
+
+class Truncation(NamedTuple):
+    meta_loss: tf.Tensor
+    grads: list[tf.Tensor]
+    task: TaskState  # where the next truncation starts
+
+
+class TruncatedBPTT:
+    """Meta-loss of `num_steps` inner steps from a `TaskState`, and its exact gradient.
 
     Args:
         rule: the update rule whose trainable weights are the meta-parameters.
-        num_steps: T, inner steps per unroll.
         meta_loss: "log" (seed 001 eq. 14, default) or "mean".
         second_order: keep second-order terms. Default True.
         record: the per-step loss the meta-loss averages, "gradient_loss" (default) or
             "full_batch_loss" (see `trainers.unroll`).
-        jit_compile: compile the meta-gradient with XLA. Default False. XLA's stateless
-            random generator differs from TensorFlow's kernels, so initial parameters,
-            minibatch order and gradient noise of a seed differ between the two settings
-            (same distributions).
+        jit_compile: compile with XLA. Default False. XLA's stateless random generator
+            differs from TensorFlow's kernels, so initial parameters, minibatch order and
+            gradient noise of a seed differ between the two settings (same distributions).
 
-    Each call draws the initial parameters from `seed` (and minibatches from a seed folded
-    from it) and compiles once per problem signature.
+    One trace serves every sample with the same problem signature and every truncation
+    length (the length is a tensor argument).
+    """
+
+    def __init__(
+        self,
+        rule: UpdateRule,
+        meta_loss: str = "log",
+        second_order: bool = True,
+        record: str = "gradient_loss",
+        jit_compile: bool = False,
+    ) -> None:
+        self.rule = rule
+        self.meta_loss = check_meta_loss(meta_loss)
+        self.second_order = second_order
+        self.record = check_record(record)
+        self.jit_compile = jit_compile
+        self._compiled: dict[tuple, Callable] = {}
+
+    def __call__(self, problem: Problem, task: TaskState, num_steps: int) -> Truncation:
+        fn = self.meta_gradient_fn(problem)
+        loss, grads, params, rule_state = fn(problem.tensors, *task, _length(num_steps))
+        next_task = TaskState(params, rule_state, task.step + num_steps, task.seed, task.initial_loss)
+        return Truncation(loss, grads, next_task)
+
+    def meta_gradient_fn(self, problem: Problem) -> Callable:
+        """The compiled `(tensors, params, rule_state, step, seed, initial_loss, num_steps) ->
+        (meta_loss, grads, params, rule_state)` for samples of `problem`'s signature."""
+        return self._compile(problem, "truncation", lambda: self._truncation_fn(problem, True))
+
+    def _compile(self, problem: Problem, kind: str, build: Callable[[], Callable]) -> Callable:
+        key = (problem.signature, kind)
+        if key not in self._compiled:
+            self._compiled[key] = tf.function(build(), jit_compile=self.jit_compile)
+        return self._compiled[key]
+
+    def _truncation_fn(self, problem: Problem, with_gradient: bool) -> Callable:
+        forward = self._truncation(problem)
+        return self._with_gradient(forward) if with_gradient else forward
+
+    def _truncation(self, problem: Problem) -> Callable:
+        rule = self.rule
+
+        def truncation(tensors, params, rule_state, step, seed, initial_loss, num_steps):
+            if rule_state is None:
+                rule_state = rule.init(params, fold_in(seed, 2))
+            result = unroll(
+                rule,
+                problem,
+                tensors,
+                params,
+                rule_state,
+                fold_in(seed, 1),
+                num_steps,
+                start_step=step,
+                second_order=self.second_order,
+                record=self.record,
+            )
+            loss = meta_loss(result.losses, self.meta_loss, initial_loss)
+            return loss, result.params, result.state
+
+        return truncation
+
+    def _with_gradient(self, forward: Callable) -> Callable:
+        variables = self.rule.trainable_variables
+
+        def truncation_with_gradient(*args):
+            with tf.GradientTape() as tape:
+                loss, params, rule_state = forward(*args)
+            grads = tape.gradient(
+                loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO
+            )
+            stop = tf.nest.map_structure(tf.stop_gradient, (params, rule_state))
+            return (loss, grads) + stop
+
+        return truncation_with_gradient
+
+
+class FullUnroll(TruncatedBPTT):
+    """Full BPTT: the meta-gradient of one `num_steps`-step unroll from fresh parameters.
+
+    Called as `(problem, seed) -> (meta_loss, meta_gradients)`; the initial parameters,
+    minibatches and random rule state come from `seed` (see `start_task`). Other arguments
+    as `TruncatedBPTT`.
     """
 
     def __init__(
@@ -49,53 +174,149 @@ class FullUnroll:
     ) -> None:
         if num_steps < 1:
             raise ValueError(f"num_steps must be >= 1, got {num_steps}.")
-        self.rule = rule
+        super().__init__(rule, meta_loss, second_order, record, jit_compile)
         self.num_steps = int(num_steps)
-        self.meta_loss = check_meta_loss(meta_loss)
-        self.second_order = second_order
-        self.record = check_record(record)
-        self.jit_compile = jit_compile
-        self._compiled: dict[tuple, Callable] = {}
 
     def __call__(self, problem: Problem, seed: int | tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
         """The meta-loss of one unroll on `problem` from `seed`, and its meta-gradient."""
         return self.meta_gradient_fn(problem)(problem.tensors, as_seed(seed))
 
     def meta_gradient_fn(self, problem: Problem) -> Callable:
-        """The compiled `(tensors, seed) -> (meta_loss, meta_gradients)` for samples with
+        """The compiled `(tensors, seed) -> (meta_loss, meta_gradients)` for samples of
         `problem`'s signature (what `tf.distribute` replicas run)."""
-        return self._compiled_fn(problem, with_gradient=True)
+        return self._compile(problem, "full", lambda: self._from_seed(problem, True))
 
     def meta_loss_value(self, problem: Problem, seed: int | tf.Tensor) -> tf.Tensor:
         """The meta-loss alone (a forward unroll, no tape): for held-out evaluation."""
-        return self._compiled_fn(problem, with_gradient=False)(problem.tensors, as_seed(seed))
+        fn = self._compile(problem, "full_forward", lambda: self._from_seed(problem, False))
+        return fn(problem.tensors, as_seed(seed))
 
-    def _compiled_fn(self, problem: Problem, with_gradient: bool) -> Callable:
-        key = (problem.signature, with_gradient)
-        if key not in self._compiled:
-            fn = self._meta_gradient(problem) if with_gradient else self._meta_loss(problem)
-            self._compiled[key] = tf.function(fn, jit_compile=self.jit_compile)
-        return self._compiled[key]
+    def _from_seed(self, problem: Problem, with_gradient: bool) -> Callable:
+        truncation = self._truncation_fn(problem, with_gradient)
 
-    def _meta_loss(self, problem: Problem) -> Callable:
-        def unrolled_meta_loss(tensors, seed):
-            result = unroll_from_init(
-                self.rule, problem, tensors, seed, self.num_steps, self.second_order, self.record
-            )
-            return meta_loss(result.losses, self.meta_loss)
+        def full_unroll(tensors, seed):
+            task = start_task(problem, seed, tensors)
+            outputs = truncation(tensors, *task, self.num_steps)
+            return outputs[:2] if with_gradient else outputs[0]
 
-        return unrolled_meta_loss
+        return full_unroll
 
-    def _meta_gradient(self, problem: Problem) -> Callable:
-        forward = self._meta_loss(problem)
-        variables = self.rule.trainable_variables
 
-        def meta_gradient(tensors, seed):
-            with tf.GradientTape() as tape:
-                loss = forward(tensors, seed)
-            grads = tape.gradient(
-                loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO
-            )
-            return loss, grads
+def _length(num_steps: int) -> tf.Tensor:
+    if num_steps < 1:
+        raise ValueError(f"A truncation needs at least 1 step, got {num_steps}.")
+    return tf.constant(num_steps, tf.int32)
 
-        return meta_gradient
+
+class AntitheticSample(NamedTuple):
+    meta_loss: tf.Tensor  # ½(L⁺ + L⁻)
+    g_rp: list[tf.Tensor]
+    g_es: list[tf.Tensor]
+    task: TaskState  # the end of the θ + ε sequence, where the next truncation starts
+
+
+@contextlib.contextmanager
+def perturbed(rule: UpdateRule, epsilon: Sequence[tf.Tensor]) -> Iterator[None]:
+    """Temporarily sets the meta-parameters to θ + ε; restores θ exactly afterwards."""
+    variables = rule.trainable_variables
+    saved = [tf.identity(v) for v in variables]
+    try:
+        for v, e in zip(variables, epsilon):
+            v.assign(v + tf.cast(e, v.dtype))
+        yield
+    finally:
+        for v, s in zip(variables, saved):
+            v.assign(s)
+
+
+class AntitheticSampler:
+    """One (g_rp, g_es) sample of the smoothed objective (Metz et al. 2019 §3, Alg. 1).
+
+    Args:
+        estimator: the `TruncatedBPTT` that runs each sequence (its meta-loss, second-order
+            and record settings apply).
+        sigma_squared: σ², the variance of the perturbation. Default 0.01 (the paper's).
+
+    Both sequences start from the same `TaskState` (same parameters, rule state, minibatch
+    order), so the pair differs only by ±ε. Costs two forward and two backward unrolls.
+    """
+
+    def __init__(self, estimator: TruncatedBPTT, sigma_squared: float = 0.01) -> None:
+        if sigma_squared <= 0:
+            raise ValueError(f"sigma_squared must be > 0, got {sigma_squared}.")
+        self.estimator = estimator
+        self.sigma_squared = float(sigma_squared)
+
+    def __call__(
+        self, problem: Problem, task: TaskState, num_steps: int, seed: int | tf.Tensor
+    ) -> AntitheticSample:
+        variables = self.estimator.rule.trainable_variables
+        sigma = self.sigma_squared**0.5
+        epsilon = [
+            sigma * normal(v.shape, fold_in(seed, i), v.dtype) for i, v in enumerate(variables)
+        ]
+        with perturbed(self.estimator.rule, epsilon):
+            plus = self.estimator(problem, task, num_steps)
+        with perturbed(self.estimator.rule, [-e for e in epsilon]):
+            minus = self.estimator(problem, task, num_steps)
+        half_difference = 0.5 * (plus.meta_loss - minus.meta_loss)
+        return AntitheticSample(
+            meta_loss=0.5 * (plus.meta_loss + minus.meta_loss),
+            g_rp=[0.5 * (a + b) for a, b in zip(plus.grads, minus.grads)],
+            g_es=[half_difference * e / self.sigma_squared for e in epsilon],
+            task=plus.task,
+        )
+
+
+class MergedEstimate(NamedTuple):
+    grads: list[tf.Tensor]
+    g_rp: list[tf.Tensor]  # mean over samples
+    g_es: list[tf.Tensor]
+    variance_rp: list[tf.Tensor]  # variance of the mean, per coordinate
+    variance_es: list[tf.Tensor]
+    variance_merged: list[tf.Tensor]  # 1 / (1/σ²_rp + 1/σ²_es), with the empirical variances
+
+
+def merge_estimates(
+    g_rp: Sequence[Sequence[tf.Tensor]],
+    g_es: Sequence[Sequence[tf.Tensor]],
+    use: str = "merged",
+) -> MergedEstimate:
+    """Inverse-variance weighting of the two estimators (Metz et al. 2019 eq. 1).
+
+    `g_rp[s][i]` is sample s of meta-parameter i. Per coordinate, each estimator's mean over
+    the S samples is weighted by the inverse of its variance *of the mean* (the empirical
+    variance with S − 1 degrees of freedom, divided by S) — App. C's "empirical variance and
+    mean of each weight for each estimator", the same samples for both (as the paper does).
+    `use="rp"` or `"es"` returns one estimator alone (the §4.5 ablations).
+
+    The weights assume independent estimators. With the same ε behind both they are
+    correlated; measured here (tests/trainers/test_variational.py): on a 6-parameter toy the
+    merge is no noisier than the better estimator, but on a 1-parameter toy, where both
+    are driven by ε² alone, it was 1.6× noisier than g_rp.
+    """
+    if use not in ("merged", "rp", "es"):
+        raise ValueError(f"Unknown estimator {use!r}; use merged, rp or es.")
+    num_samples = len(g_rp)
+    if num_samples < 2 or len(g_es) != num_samples:
+        raise ValueError(
+            f"Merging needs the same number (>= 2) of g_rp and g_es samples to estimate "
+            f"variances; got {len(g_rp)} and {len(g_es)}."
+        )
+    merged, means_rp, means_es, variances_rp, variances_es, variances = [], [], [], [], [], []
+    for rp, es in zip(zip(*g_rp), zip(*g_es)):
+        rp, es = tf.stack(rp), tf.stack(es)  # [S, *shape]
+        mean_rp, mean_es = tf.reduce_mean(rp, 0), tf.reduce_mean(es, 0)
+        var_rp = tf.reduce_sum(tf.square(rp - mean_rp), 0) / (num_samples - 1) / num_samples
+        var_es = tf.reduce_sum(tf.square(es - mean_es), 0) / (num_samples - 1) / num_samples
+        tiny = tf.constant(1e-30, rp.dtype)  # both variances 0: plain average
+        weight_rp = 1.0 / (var_rp + tiny)
+        weight_es = 1.0 / (var_es + tiny)
+        combined = (mean_rp * weight_rp + mean_es * weight_es) / (weight_rp + weight_es)
+        merged.append({"merged": combined, "rp": mean_rp, "es": mean_es}[use])
+        means_rp.append(mean_rp)
+        means_es.append(mean_es)
+        variances_rp.append(var_rp)
+        variances_es.append(var_es)
+        variances.append(1.0 / (weight_rp + weight_es))
+    return MergedEstimate(merged, means_rp, means_es, variances_rp, variances_es, variances)
