@@ -1,19 +1,17 @@
 """Meta-batches over `tf.distribute` replicas.
 
-A meta-step's problem samples are dealt out one per replica (`MirroredStrategy` over local
-GPUs or logical CPUs; `TPUStrategy` follows the same path): every replica unrolls its own
-sample with the replica-local copy of the rule's meta-parameters, and the meta-gradients are
-averaged with an all-reduce. With the default strategy (one replica) this is a plain loop.
+A meta-step's inner runs are dealt out one per replica (`MirroredStrategy` over local GPUs
+or logical CPUs; `TPUStrategy` follows the same path): every replica runs its own run with
+the replica-local copy of the rule's meta-parameters, and the per-run results (meta-loss,
+meta-gradient, end state) come back to the host, which averages the gradients. With the
+default strategy (one replica) this is a plain loop.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import tensorflow as tf
-
-from problems.base import Problem, as_seed
-from trainers.estimators import FullUnroll
 
 STRATEGIES = ("default", "mirrored")
 
@@ -35,39 +33,42 @@ def make_strategy(name: str, cpu_replicas: int = 0) -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy()
 
 
-def mean_meta_gradient(
-    strategy: tf.distribute.Strategy,
-    estimator: FullUnroll,
-    batch: Sequence[Problem],
-    seeds: Sequence[int],
-) -> tuple[list[float], list[tf.Tensor]]:
-    """The per-sample meta-losses and the mean meta-gradient over `batch`.
+def replicated_map(
+    strategy: tf.distribute.Strategy, fn: Callable, inputs: Sequence[tuple]
+) -> list[Any]:
+    """`[fn(*args) for args in inputs]`, `num_replicas_in_sync` calls at a time in parallel.
 
-    The batch size must be a multiple of the number of replicas, and all samples must share
-    one signature when there is more than one replica.
+    `fn` is a compiled function; `None` arguments (a fresh run's rule state) are bound
+    statically and must sit at the same positions within each group of replicas.
     """
     replicas = strategy.num_replicas_in_sync
-    if len(batch) % replicas:
+    if len(inputs) % replicas:
         raise ValueError(
-            f"meta_batch {len(batch)} is not a multiple of the {replicas} replicas; "
-            f"use --meta_batch={replicas * max(1, len(batch) // replicas)}."
+            f"meta_batch {len(inputs)} is not a multiple of the {replicas} replicas; "
+            f"use --meta_batch={replicas * max(1, len(inputs) // replicas)}."
         )
-    losses, total = [], None
-    for start in range(0, len(batch), replicas):
-        chunk, chunk_seeds = batch[start : start + replicas], seeds[start : start + replicas]
-        if replicas == 1:
-            loss, grads = estimator(chunk[0], chunk_seeds[0])
-            chunk_losses = [float(loss)]
-        else:
-            inputs = strategy.experimental_distribute_values_from_function(
-                lambda ctx: (
-                    chunk[ctx.replica_id_in_sync_group].tensors,
-                    as_seed(chunk_seeds[ctx.replica_id_in_sync_group]),
-                )
-            )
-            loss, grads = strategy.run(estimator.meta_gradient_fn(chunk[0]), args=inputs)
-            chunk_losses = [float(x) for x in strategy.experimental_local_results(loss)]
-            grads = strategy.reduce(tf.distribute.ReduceOp.SUM, grads, axis=None)
-        losses += chunk_losses
-        total = grads if total is None else [a + b for a, b in zip(total, grads)]
-    return losses, [g / len(batch) for g in total]
+    if replicas == 1:
+        return [fn(*args) for args in inputs]
+    outputs = []
+    for start in range(0, len(inputs), replicas):
+        group = inputs[start : start + replicas]
+        dynamic = [i for i, a in enumerate(group[0]) if a is not None]
+        if any([i for i, a in enumerate(args) if a is not None] != dynamic for args in group):
+            raise ValueError("Runs dealt to one group of replicas must all be fresh or all continued.")
+
+        def on_replica(*values, template=group[0]):
+            args = list(template)
+            for i, value in zip(dynamic, values):
+                args[i] = value
+            return fn(*args)
+
+        values = strategy.experimental_distribute_values_from_function(
+            lambda ctx, group=group: tuple(group[ctx.replica_id_in_sync_group][i] for i in dynamic)
+        )
+        result = strategy.run(on_replica, args=values)
+        per_leaf = [strategy.experimental_local_results(x) for x in tf.nest.flatten(result)]
+        outputs += [
+            tf.nest.pack_sequence_as(result, [local[r] for local in per_leaf])
+            for r in range(replicas)
+        ]
+    return outputs

@@ -98,7 +98,7 @@ class TruncatedBPTT:
 
     def __call__(self, problem: Problem, task: TaskState, num_steps: int) -> Truncation:
         fn = self.meta_gradient_fn(problem)
-        loss, grads, params, rule_state = fn(problem.tensors, *task, _length(num_steps))
+        loss, grads, params, rule_state = fn(problem.tensors, *task, truncation_length(num_steps))
         next_task = TaskState(params, rule_state, task.step + num_steps, task.seed, task.initial_loss)
         return Truncation(loss, grads, next_task)
 
@@ -202,7 +202,8 @@ class FullUnroll(TruncatedBPTT):
         return full_unroll
 
 
-def _length(num_steps: int) -> tf.Tensor:
+def truncation_length(num_steps: int) -> tf.Tensor:
+    """A truncation length as the int32 tensor the compiled functions take."""
     if num_steps < 1:
         raise ValueError(f"A truncation needs at least 1 step, got {num_steps}.")
     return tf.constant(num_steps, tf.int32)

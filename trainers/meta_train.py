@@ -3,13 +3,19 @@ r"""Meta-training: learn a rule's meta-parameters on a family of problems.
     python -m trainers.meta_train --problem=quadratic --rule=mlp --steps=300 \
         --logdir=runs/quadratic_mlp
 
-Each meta-step draws `meta_batch` fresh problem samples, computes each one's full-unroll
-meta-gradient (`trainers.estimators.FullUnroll`, second-order by default), averages them,
-adds the gradient of an optional ℓ2 penalty λ‖θ‖², sets non-finite entries to 0 and clips
+The trainer keeps `meta_batch` inner runs going (seed 002 Algorithm 1). Each meta-step
+draws one truncation length (`truncation_schedule`: `unroll_steps` fixed, or the linear
+50 → 10 000 curriculum with ±20 % jitter), advances every run by one truncation through the
+estimator (`estimator`: truncated BPTT, second-order by default, or the merged / rp / es
+variational estimators), and starts a fresh problem sample in a run once it has taken
+`inner_steps` steps (by default `unroll_steps`: a fresh sample every meta-step, i.e. full
+BPTT). The averaged meta-gradient gets the gradient of an optional ℓ2 penalty λ‖θ‖², sets non-finite entries to 0 and clips
 element-wise (seed 001 recipe), and applies the meta-optimizer, whose learning rate may decay
 by a factor every k steps (the dynamics paper's recipe). `--preset=NAME` starts from a named
-config (`trainers/presets.py`); flags given on the command line override it. Training and held-out problems come from disjoint seed streams (even and odd
-seeds); the held-out meta-loss is logged every `eval_every` steps. The log directory holds
+config (`trainers/presets.py`); flags given on the command line override it. Training and
+held-out problems come from disjoint seed streams (even and odd seeds); the held-out
+meta-loss (a full unroll of `eval_steps`, default the inner run length) is logged every
+`eval_every` steps. A resumed run restarts its inner runs from fresh problem samples. The log directory holds
 `config.json`, TensorBoard scalars, `checkpoints/` (resumed automatically when the same
 command is run again) and `rule_weights.npz`, the file `LearnedOptimizer(weights=...)` loads.
 """
@@ -31,8 +37,10 @@ from l2o_tf import rules
 from l2o_tf.rules.base import UpdateRule
 from l2o_tf.weights import save_rule_weights
 from problems.base import Problem
-from trainers.distribute import STRATEGIES, make_strategy, mean_meta_gradient
-from trainers.estimators import FullUnroll
+from trainers.batch_estimators import BPTTBatch, Run, VariationalBatch
+from trainers.curricula import FixedTruncation, LinearTruncationSchedule
+from trainers.distribute import STRATEGIES, make_strategy
+from trainers.estimators import AntitheticSampler, FullUnroll, TruncatedBPTT, start_task
 from trainers.meta_loss import check_meta_loss
 from trainers.unroll import check_record
 
@@ -60,6 +68,13 @@ class MetaTrainConfig:
     meta_lr_decay: float = 1.0
     meta_lr_decay_steps: int = 500
     meta_l2: float = 0.0
+    estimator: str = "bptt"
+    sigma_squared: float = 0.01
+    truncation_schedule: str = "fixed"
+    truncation_end: int = 10_000
+    truncation_ramp_steps: int = 5_000
+    inner_steps: int = 0
+    eval_steps: int = 0
     seed: int = 0
     eval_every: int = 50
     num_eval_problems: int = 8
@@ -72,6 +87,16 @@ class MetaTrainConfig:
         check_meta_loss(self.meta_loss)
         check_record(self.record)
         _meta_optimizer_class(self.meta_optimizer)
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(
+                f"Unknown estimator {self.estimator!r}; use one of {', '.join(ESTIMATORS)}."
+            )
+        if self.truncation_schedule not in ("fixed", "linear"):
+            raise ValueError(
+                f"Unknown truncation_schedule {self.truncation_schedule!r}; use fixed or linear."
+            )
+        if self.inner_steps < 0 or self.eval_steps < 0:
+            raise ValueError("inner_steps and eval_steps must be >= 0 (0: the default length).")
         if not 0 < self.meta_lr_decay <= 1:
             raise ValueError(f"meta_lr_decay must be in (0, 1], got {self.meta_lr_decay}.")
         for name in (
@@ -84,6 +109,22 @@ class MetaTrainConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
+
+
+    @property
+    def inner_length(self) -> int:
+        """Steps of one inner run before a fresh problem sample is drawn."""
+        return self.inner_steps or self.unroll_steps
+
+    def schedule(self) -> LinearTruncationSchedule | FixedTruncation:
+        if self.truncation_schedule == "linear":
+            return LinearTruncationSchedule(
+                self.unroll_steps, self.truncation_end, self.truncation_ramp_steps
+            )
+        return FixedTruncation(self.unroll_steps)
+
+
+ESTIMATORS = ("bptt", "merged", "rp", "es")
 
 
 def _meta_optimizer_class(name: str) -> type[keras.optimizers.Optimizer]:
@@ -149,9 +190,20 @@ class MetaTrainer:
             )
             self.meta_optimizer.build(self.rule.trainable_variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="meta_step")
-        self.estimator = FullUnroll(
-            self.rule, config.unroll_steps, config.meta_loss, config.second_order, config.record
+        truncated = TruncatedBPTT(self.rule, config.meta_loss, config.second_order, config.record)
+        self.estimator = (
+            BPTTBatch(truncated, self.strategy)
+            if config.estimator == "bptt"
+            else VariationalBatch(AntitheticSampler(truncated, config.sigma_squared), config.estimator)
         )
+        self.evaluator = FullUnroll(
+            self.rule,
+            config.eval_steps or config.inner_length,
+            config.meta_loss,
+            record=config.record,
+        )
+        self.schedule = config.schedule()
+        self.runs: list[Run | None] = [None] * config.meta_batch
         checkpoint = tf.train.Checkpoint(
             rule=self.rule, meta_optimizer=self.meta_optimizer, step=self.step
         )
@@ -188,16 +240,30 @@ class MetaTrainer:
     def held_out_meta_loss(self) -> float:
         """Mean meta-loss of the current rule over the held-out problem samples."""
         values = [
-            float(self.estimator.meta_loss_value(p, p.seed)) for p in self.held_out
+            float(self.evaluator.meta_loss_value(p, p.seed)) for p in self.held_out
         ]
         return float(np.mean(values))
 
+    def _current_runs(self, step: int) -> list[Run]:
+        """The runs to advance, with a fresh problem sample where a run has finished."""
+        config = self.config
+        for i, run in enumerate(self.runs):
+            if run is None or int(run[1].step) >= config.inner_length:
+                seed = problem_seed(config, step, i, held_out=False)
+                problem = sample_problem(config, seed)
+                self.runs[i] = (problem, start_task(problem, seed))
+        return list(self.runs)
+
     def meta_step(self) -> dict[str, float]:
-        """One meta-update on a fresh meta-batch; returns the logged scalars."""
+        """One truncation of every run and one meta-update; returns the logged scalars."""
         config, step = self.config, int(self.step)
-        seeds = [problem_seed(config, step, i, held_out=False) for i in range(config.meta_batch)]
-        batch = [sample_problem(config, seed) for seed in seeds]
-        losses, grads = mean_meta_gradient(self.strategy, self.estimator, batch, seeds)
+        runs = self._current_runs(step)
+        length = self.schedule(step, np.random.default_rng([config.seed, step]))
+        lengths = [min(length, config.inner_length - int(task.step)) for _, task in runs]
+        noise_seeds = [problem_seed(config, step, i, held_out=False) + 1 for i in range(len(runs))]
+        estimate = self.estimator(runs, lengths, noise_seeds)
+        self.runs = [(problem, task) for (problem, _), task in zip(runs, estimate.tasks)]
+        grads = estimate.grads
         if config.meta_l2:
             grads = [
                 g + 2.0 * config.meta_l2 * w for g, w in zip(grads, self.rule.trainable_variables)
@@ -206,9 +272,11 @@ class MetaTrainer:
         self.meta_optimizer.apply(grads, self.rule.trainable_variables)
         self.step.assign_add(1)
         return {
-            "meta_loss/train": float(np.mean(losses)),
+            "meta_loss/train": float(np.mean(estimate.meta_losses)),
             "meta_gradient/global_norm": float(tf.linalg.global_norm(grads)),
             "meta_gradient/nonfinite_entries": float(nonfinite),
+            "truncation_length": float(length),
+            **estimate.scalars,
         }
 
     def save(self) -> str:
@@ -265,6 +333,13 @@ FLAG_HELP = {
     "meta_lr_decay": "Meta learning rate factor applied every meta_lr_decay_steps.",
     "meta_lr_decay_steps": "Meta-steps between meta learning rate decays.",
     "meta_l2": "λ of the ℓ2 penalty λ‖θ‖² on the meta-parameters.",
+    "estimator": "Meta-gradient estimator: bptt, merged, rp or es (trainers/batch_estimators.py).",
+    "sigma_squared": "σ² of the variational estimators' perturbations.",
+    "truncation_schedule": "fixed (unroll_steps) or linear (unroll_steps -> truncation_end).",
+    "truncation_end": "Last truncation length of the linear schedule.",
+    "truncation_ramp_steps": "Meta-steps over which the linear schedule grows.",
+    "inner_steps": "Steps of one inner run before a fresh problem (0: unroll_steps).",
+    "eval_steps": "Steps of the held-out evaluation unrolls (0: the inner run length).",
     "seed": "Seed of the rule init and the problem streams.",
     "eval_every": "Meta-steps between held-out evaluations.",
     "num_eval_problems": "Held-out problem samples.",

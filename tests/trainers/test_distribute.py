@@ -15,26 +15,31 @@ MIRRORED_EQUALS_SERIAL = textwrap.dedent(
     """
     import numpy as np
     import problems
-    from l2o_tf import rules
-    from trainers.distribute import make_strategy, mean_meta_gradient
-    from trainers.estimators import FullUnroll
     import tensorflow as tf
+    from l2o_tf import rules
+    from trainers.batch_estimators import BPTTBatch
+    from trainers.distribute import make_strategy
+    from trainers.estimators import TruncatedBPTT, start_task
 
     strategy = make_strategy("mirrored", cpu_replicas=2)
     assert strategy.num_replicas_in_sync == 2
     with strategy.scope():
         rule = rules.get("mlp")
-    batch = [problems.get("quadratic", seed=s, dim=4) for s in range(4)]
-    seeds = [10, 11, 12, 13]
-    estimator = FullUnroll(rule, num_steps=6)
-    losses, grads = mean_meta_gradient(strategy, estimator, batch, seeds)
-    serial = [estimator(p, s) for p, s in zip(batch, seeds)]
-    np.testing.assert_allclose(losses, [float(l) for l, _ in serial], rtol=1e-5)
-    for i, g in enumerate(grads):
-        expected = np.mean([s[1][i].numpy() for s in serial], axis=0)
-        np.testing.assert_allclose(g.numpy(), expected, rtol=1e-4, atol=1e-7)
+    batch = [problems.get("two_moons", seed=s, batch_size=16) for s in range(4)]
+    runs = [(p, start_task(p, 10 + i)) for i, p in enumerate(batch)]
+    truncated = TruncatedBPTT(rule)
+    mirrored, serial = BPTTBatch(truncated, strategy), BPTTBatch(truncated, tf.distribute.get_strategy())
+    for truncation in range(2):  # a fresh start, then a continued one
+        a, b = mirrored(runs, [5] * 4, []), serial(runs, [5] * 4, [])
+        np.testing.assert_allclose(a.meta_losses, b.meta_losses, rtol=1e-5)
+        for x, y in zip(a.grads, b.grads):
+            np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-4, atol=1e-7)
+        for ta, tb in zip(a.tasks, b.tasks):
+            assert int(ta.step) == 5 * (truncation + 1)
+            np.testing.assert_allclose(ta.params[0].numpy(), tb.params[0].numpy(), rtol=1e-5)
+        runs = [(p, t) for (p, _), t in zip(runs, a.tasks)]
     try:
-        mean_meta_gradient(strategy, estimator, batch[:3], seeds[:3])
+        mirrored(runs[:3], [5] * 3, [])
         raise SystemExit("accepted a meta-batch of 3 on 2 replicas")
     except ValueError as e:
         assert "multiple of the 2 replicas" in str(e)
