@@ -32,21 +32,45 @@ def _logit(p: float) -> float:
 class HandDesignedRule(UpdateRule):
     """Shared machinery: scalar hyper-parameter weights and a per-tensor update.
 
+    Args (common to every hand-designed rule):
+        learning_rate: initial α. Default 1e-3 (1e-2 for momentum).
+        epsilon: the fixed ε. Default 1e-8.
+        learn: names of the hyper-parameter weights a meta-trainer may change (e.g.
+            `("log_learning_rate",)` to outer-learn only the learning rate, as in the
+            truncation-bias study of Metz et al. 2019 §2.4); None (default) learns all.
+
     Subclasses list their slots in `slot_names` and implement `update_tensor`.
     """
 
     slot_names: tuple[str, ...] = ()
 
-    def __init__(self, learning_rate: float = 1e-3, epsilon: float = 1e-8, **kwargs: Any):
+    def __init__(
+        self,
+        learning_rate: float = 1e-3,
+        epsilon: float = 1e-8,
+        learn: Sequence[str] | None = None,
+        **kwargs: Any,
+    ):
         if learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {learning_rate}.")
         self.learning_rate = float(learning_rate)
         self.epsilon = float(epsilon)
+        self.learn = None if learn is None else tuple(learn)
         super().__init__(**kwargs)
+        if self.learn is not None:
+            names = [w.name for w in self.weights]
+            unknown = sorted(set(self.learn) - set(names))
+            if unknown:
+                raise ValueError(
+                    f"{self.rule_name}: cannot learn {unknown}; its hyper-parameters are {names}."
+                )
 
     def _scalar(self, name: str, value: float) -> keras.Variable:
         return self.add_weight(
-            shape=(), initializer=keras.initializers.Constant(value), name=name
+            shape=(),
+            initializer=keras.initializers.Constant(value),
+            name=name,
+            trainable=self.learn is None or name in self.learn,
         )
 
     def build(self, input_shape: Any = None) -> None:
@@ -83,7 +107,13 @@ class HandDesignedRule(UpdateRule):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update({"learning_rate": self.learning_rate, "epsilon": self.epsilon})
+        config.update(
+            {
+                "learning_rate": self.learning_rate,
+                "epsilon": self.epsilon,
+                "learn": None if self.learn is None else list(self.learn),
+            }
+        )
         return config
 
 

@@ -80,7 +80,17 @@ def test_gradient_reaches_the_learning_rate():
 
 
 def test_registry_errors():
-    with pytest.raises(ValueError, match="Known rules: adam, mlp, momentum, rmsprop, sgd"):
+    with pytest.raises(ValueError, match="Known rules: adam, .*mlp, momentum, rmsprop, sgd"):
         rules.get("adamw")
     with pytest.raises(ValueError, match="learning_rate must be > 0"):
         rules.get("sgd", learning_rate=0.0)
+
+
+def test_learn_selects_the_trainable_hyper_parameters():
+    rule = rules.get("adam", learn=["log_learning_rate"])
+    assert [w.name for w in rule.trainable_variables] == ["log_learning_rate"]
+    assert sorted(w.name for w in rule.non_trainable_variables) == ["beta_1_logit", "beta_2_logit"]
+    clone = type(rule).from_config(rule.get_config())
+    assert [w.name for w in clone.trainable_variables] == ["log_learning_rate"]
+    with pytest.raises(ValueError, match="cannot learn"):
+        rules.get("sgd", learn=["momentum_logit"])
