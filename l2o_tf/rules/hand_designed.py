@@ -29,6 +29,12 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
+def _root(v: tf.Tensor) -> tf.Tensor:
+    """√v with a finite derivative at v = 0 (zero-gradient coordinates of dead units would
+    otherwise give 0 · ∞ = NaN in the meta-gradient); the 1e-30 is far below ε."""
+    return tf.sqrt(v + 1e-30)
+
+
 class HandDesignedRule(UpdateRule):
     """Shared machinery: scalar hyper-parameter weights and a per-tensor update.
 
@@ -89,15 +95,21 @@ class HandDesignedRule(UpdateRule):
         self._check_lists(params, grads)
         t = state["t"] + 1.0
         alpha = tf.exp(tf.cast(self.log_learning_rate, t.dtype))
+        hyper = self.hyper_parameters(t)  # once per step, shared by every tensor
         new_params, new_slots = [], []
         for p, g, slots in zip(params, grads, state["slots"]):
-            direction, slots = self.update_tensor(tf.cast(g, p.dtype), slots, t)
+            direction, slots = self.update_tensor(tf.cast(g, p.dtype), slots, hyper)
             new_params.append(p - alpha * direction)
             new_slots.append(slots)
         return new_params, {"t": t, "slots": new_slots}
 
+    def hyper_parameters(self, t: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The constrained hyper-parameters at step t (decays, bias corrections)."""
+        del t
+        return {}
+
     def update_tensor(
-        self, g: tf.Tensor, slots: dict[str, tf.Tensor], t: tf.Tensor
+        self, g: tf.Tensor, slots: dict[str, tf.Tensor], hyper: dict[str, tf.Tensor]
     ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
         """Returns the direction to scale by α and the new slots of one tensor."""
         raise NotImplementedError
@@ -122,7 +134,7 @@ class SGDRule(HandDesignedRule):
 
     rule_name = "sgd"
 
-    def update_tensor(self, g, slots, t):
+    def update_tensor(self, g, slots, hyper):
         return g, slots
 
 
@@ -140,8 +152,11 @@ class MomentumRule(HandDesignedRule):
         self.momentum_logit = self._scalar("momentum_logit", _logit(self.momentum))
         super().build(input_shape)
 
-    def update_tensor(self, g, slots, t):
-        m = self._sigmoid(self.momentum_logit, g.dtype) * slots["m"] + g
+    def hyper_parameters(self, t):
+        return {"momentum": self._sigmoid(self.momentum_logit, t.dtype)}
+
+    def update_tensor(self, g, slots, hyper):
+        m = hyper["momentum"] * slots["m"] + g
         return m, {"m": m}
 
     def get_config(self) -> dict[str, Any]:
@@ -162,10 +177,13 @@ class RMSPropRule(HandDesignedRule):
         self.rho_logit = self._scalar("rho_logit", _logit(self.rho))
         super().build(input_shape)
 
-    def update_tensor(self, g, slots, t):
-        rho = self._sigmoid(self.rho_logit, g.dtype)
+    def hyper_parameters(self, t):
+        return {"rho": self._sigmoid(self.rho_logit, t.dtype)}
+
+    def update_tensor(self, g, slots, hyper):
+        rho = hyper["rho"]
         v = rho * slots["v"] + (1.0 - rho) * tf.square(g)
-        return g / (tf.sqrt(v) + self.epsilon), {"v": v}
+        return g / (_root(v) + self.epsilon), {"v": v}
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rho": self.rho}
@@ -193,14 +211,23 @@ class AdamRule(HandDesignedRule):
         self.beta_2_logit = self._scalar("beta_2_logit", _logit(self.beta_2))
         super().build(input_shape)
 
-    def update_tensor(self, g, slots, t):
-        beta_1 = self._sigmoid(self.beta_1_logit, g.dtype)
-        beta_2 = self._sigmoid(self.beta_2_logit, g.dtype)
+    def hyper_parameters(self, t):
+        beta_1 = self._sigmoid(self.beta_1_logit, t.dtype)
+        beta_2 = self._sigmoid(self.beta_2_logit, t.dtype)
+        return {
+            "beta_1": beta_1,
+            "beta_2": beta_2,
+            "correction_1": 1.0 - tf.pow(beta_1, t),
+            "correction_2": 1.0 - tf.pow(beta_2, t),
+        }
+
+    def update_tensor(self, g, slots, hyper):
+        beta_1, beta_2 = hyper["beta_1"], hyper["beta_2"]
         m = beta_1 * slots["m"] + (1.0 - beta_1) * g
         v = beta_2 * slots["v"] + (1.0 - beta_2) * tf.square(g)
-        m_hat = m / (1.0 - tf.pow(beta_1, t))
-        v_hat = v / (1.0 - tf.pow(beta_2, t))
-        return m_hat / (tf.sqrt(v_hat) + self.epsilon), {"m": m, "v": v}
+        m_hat = m / hyper["correction_1"]
+        v_hat = v / hyper["correction_2"]
+        return m_hat / (_root(v_hat) + self.epsilon), {"m": m, "v": v}
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}

@@ -99,46 +99,44 @@ class MLPRule(UpdateRule):
     def step(
         self, params: Sequence[tf.Tensor], grads: Sequence[tf.Tensor], state: State
     ) -> tuple[Params, State]:
+        """One D.1 step, per tensor in feature-major layout ([features, n]).
+
+        Two exact rewrites keep it cheap (no [N, 16] matrix is ever built): the time
+        features are the same for every row, so their share of the hidden layer is folded
+        into the hidden bias; and the per-tensor normalization scales the first-layer
+        kernel (7 × 32 numbers) instead of the features (7 × n).
+        """
         self._check_lists(params, grads)
         dtype = params[0].dtype
         t = state["t"]
+        k = len(self.momentum_decays)
+        kernel = tf.cast(self.hidden_kernel, dtype)  # [16, H]
+        input_kernel, time_kernel = kernel[: 2 + k], kernel[2 + k :]  # [7, H], [9, H]
+        time = tf.tanh(t / tf.constant(self.time_scales, dtype) - 1.0)  # [9]
+        hidden_bias = tf.cast(self.hidden_bias, dtype) + tf.linalg.matvec(
+            time_kernel, time, transpose_a=True
+        )  # [H]
+        output_kernel = tf.cast(self.output_kernel, dtype)  # [H, 2]
+        output_bias = tf.cast(self.output_bias, dtype)[:, None]  # [2, 1]
         decays = tf.constant(self.momentum_decays, dtype)
-        new_momenta, rows = [], []
+        new_params, new_momenta = [], []
         for p, g, m in zip(params, grads, state["momenta"]):
             g = tf.cast(g, dtype)
             decay = tf.reshape(decays, [-1] + [1] * g.shape.rank)
             m = decay * m + (1.0 - decay) * g[None]  # [K, *shape]
             new_momenta.append(m)
             columns = tf.concat(
-                [tf.reshape(g, [1, -1]), tf.reshape(p, [1, -1]), tf.reshape(m, [m.shape[0], -1])],
-                axis=0,
-            )  # [2 + K, n]
-            rows.append(tf.transpose(self._normalize(columns)))  # [n, 2 + K]
-        features = tf.concat(rows, axis=0)  # [N, 2 + K]
-        time = tf.tanh(t / tf.constant(self.time_scales, dtype) - 1.0)  # [9]
-        time = tf.broadcast_to(time[None], [tf.shape(features)[0], len(self.time_scales)])
-        features = tf.concat([features, time], axis=1)  # [N, 16]
-        delta = self._mlp_step(features)  # [N]
-        sizes = [p.shape.num_elements() for p in params]
-        new_params = [
-            p - tf.reshape(d, tf.shape(p)) for p, d in zip(params, tf.split(delta, sizes))
-        ]
+                [tf.reshape(g, [1, -1]), tf.reshape(p, [1, -1]), tf.reshape(m, [k, -1])], axis=0
+            )  # [7, n]
+            scale = tf.math.rsqrt(tf.reduce_mean(tf.square(columns), axis=1) + self.epsilon)
+            hidden = tf.nn.relu(
+                tf.matmul(input_kernel * scale[:, None], columns, transpose_a=True)
+                + hidden_bias[:, None]
+            )  # [H, n]
+            out = tf.matmul(output_kernel, hidden, transpose_a=True) + output_bias  # [2, n]
+            delta = tf.exp(self.exp_scale * out[0]) * self.lin_scale * out[1]  # [n]
+            new_params.append(p - tf.reshape(delta, tf.shape(p)))
         return new_params, {"t": t + 1.0, "momenta": new_momenta}
-
-    def _normalize(self, columns: tf.Tensor) -> tf.Tensor:
-        """Divides each feature row by the root of its mean square over the tensor."""
-        mean_square = tf.reduce_mean(tf.square(columns), axis=1, keepdims=True)
-        return columns * tf.math.rsqrt(mean_square + self.epsilon)
-
-    def _mlp_step(self, features: tf.Tensor) -> tf.Tensor:
-        """Δw = exp(λexp o1) λlin o2 for every row of `features` ([N, 16] -> [N])."""
-        dtype = features.dtype
-        hidden = tf.nn.relu(
-            features @ tf.cast(self.hidden_kernel, dtype) + tf.cast(self.hidden_bias, dtype)
-        )
-        out = hidden @ tf.cast(self.output_kernel, dtype) + tf.cast(self.output_bias, dtype)
-        o1, o2 = out[:, 0], out[:, 1]
-        return tf.exp(self.exp_scale * o1) * self.lin_scale * o2
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

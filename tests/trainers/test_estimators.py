@@ -95,3 +95,12 @@ def test_bad_arguments():
         FullUnroll(rule, num_steps=5, meta_loss="median")
     with pytest.raises(ValueError, match="Unknown record"):
         FullUnroll(rule, num_steps=5, record="validation")
+
+
+def test_adam_meta_gradient_is_finite_under_xla_with_dead_units():
+    """Dead ReLU units give exactly-zero gradients; √v must not turn them into NaN."""
+    rule = rules.get("adam", learning_rate=1e-2)
+    problem = problems.get("two_moons", seed=0)
+    for jit in (False, True):
+        loss, grads = FullUnroll(rule, num_steps=3, jit_compile=jit)(problem, 0)
+        assert np.isfinite(float(loss)) and all(np.all(np.isfinite(g.numpy())) for g in grads), jit
