@@ -9,9 +9,15 @@ kept in `tensors`. Its loss and batches are pure functions of those tensors,
 
 so a compiled inner loop takes `tensors` as an argument and serves every sample of the same
 family and shapes with one trace (`signature` is its cache key). Parameter initialization is
-stateless (`init_params(seed)` with a tensor seed runs inside a graph). Gradient noise
-(`gradient_noise`, seed 001 problem spec) is added to the gradient by the inner loop:
-g + σ N(0, 1).
+stateless (`init_params(seed)` with a tensor seed runs inside a graph). The inner loop
+turns the raw gradient into what the optimizer sees in two steps (seed 001 problem spec):
+
+    g = problem.transform_gradients(tensors, g, step, seed)   # identity unless overridden
+    g = g + σ N(0, 1)                                          # `gradient_noise`
+
+`transform_gradients` is where a problem changes its gradients (the sparse-gradient
+transform zeroes entries, Wichrowska et al. 2017 §4.1.5) and where IndexedSlices (embedding
+lookups) become dense tensors for the update rules.
 """
 
 from __future__ import annotations
@@ -131,6 +137,22 @@ class Problem(abc.ABC):
         del tensors
         return None
 
+    def transform_gradients(
+        self,
+        tensors: dict[str, tf.Tensor],
+        grads: Sequence[tf.Tensor | tf.IndexedSlices],
+        step: tf.Tensor,
+        seed: tf.Tensor,
+    ) -> list[tf.Tensor]:
+        """The gradients the optimizer sees at inner step `step`, before gradient noise.
+
+        Called by the inner loop right after `tape.gradient`, with the minibatch/noise `seed`
+        of the unroll. The default returns the gradients unchanged as dense tensors
+        (IndexedSlices are scattered into zeros). Must stay differentiable in `grads`.
+        """
+        del tensors, step, seed
+        return [tf.convert_to_tensor(g) for g in grads]
+
     def loss(self, params: Sequence[tf.Tensor], batch: Batch = None) -> tf.Tensor:
         """The loss of `params` on `batch`, or on the full batch when `batch` is None."""
         if len(params) != len(self.param_shapes):
@@ -158,12 +180,21 @@ class DatasetProblem(Problem):
 
     Minibatches follow the seed 001 release: shuffle, walk in order, reshuffle at each epoch's
     end, drop the partial tail; the shuffle of epoch e is drawn statelessly from (seed, e).
-    `batch_size=None` uses the full data set every step.
+    `batch_size=None` uses the full data set every step. Subclasses draw their data from
+    `self.data_rng`: the sample's own generator, or a fixed `data_seed` for families whose
+    samples share one data set (the release fixes e.g. `random(10, 1000, seed 123)`), and
+    name it in `data_source` (e.g. "generated:random", "tfds:mnist").
     """
 
-    def __init__(self, batch_size: int | None = None, **kwargs: Any):
+    data_source: str = ""
+
+    def __init__(self, batch_size: int | None = None, data_seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}.")
         self.batch_size = batch_size
+        self.data_seed = data_seed
+        self.data_rng = self.rng if data_seed is None else np.random.default_rng(data_seed)
 
     def _static_config(self) -> tuple:
         return (self.batch_size,)

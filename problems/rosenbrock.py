@@ -7,14 +7,12 @@ seed 003 samples around the valley, e.g. `low=(-2, -1), high=(2, 3)`.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
 import tensorflow as tf
 
-from problems.base import Batch, Problem, fold_in, uniform
+from problems.test_functions import Function2D
 
 
-class Rosenbrock(Problem):
+class Rosenbrock(Function2D):
     """(1 − x)² + 100 (y − x²)².
 
     Args:
@@ -24,33 +22,8 @@ class Rosenbrock(Problem):
     """
 
     name = "rosenbrock"
+    low, high = -5.0, 10.0
+    minimizers = ((1.0, 1.0),)
 
-    def __init__(
-        self,
-        low: float | Sequence[float] = -5.0,
-        high: float | Sequence[float] = 10.0,
-        **kwargs: Any,
-    ):
-        super().__init__(**kwargs)
-        self.low = tf.broadcast_to(tf.constant(low, self.dtype), [2])
-        self.high = tf.broadcast_to(tf.constant(high, self.dtype), [2])
-        if not bool(tf.reduce_all(self.low < self.high)):
-            raise ValueError(f"rosenbrock: need low < high, got low={low}, high={high}.")
-
-    @property
-    def param_shapes(self) -> list[tuple[int, ...]]:
-        return [(2,)]
-
-    @property
-    def optimum(self) -> float:
-        return 0.0
-
-    def init_params(self, seed: int | tf.Tensor = 0) -> list[tf.Tensor]:
-        u = uniform([2], fold_in(seed, 0), self.dtype)
-        return [self.low + (self.high - self.low) * u]
-
-    def loss_fn(
-        self, tensors: dict[str, tf.Tensor], params: Sequence[tf.Tensor], batch: Batch
-    ) -> tf.Tensor:
-        x, y = params[0][0], params[0][1]
+    def f(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         return tf.square(1.0 - x) + 100.0 * tf.square(y - tf.square(x))

@@ -39,7 +39,9 @@ class TwoMoons(DatasetProblem):
     ):
         super().__init__(**kwargs)
         self.widths = [2, *[int(h) for h in hidden], 1]
-        x, y = make_moons(num_examples, noise=noise, random_state=int(self.rng.integers(2**31)))
+        random_state = int(self.data_rng.integers(2**31))
+        x, y = make_moons(num_examples, noise=noise, random_state=random_state)
+        self.data_source = "generated:make_moons"
         self.tensors = {
             "x": self._constant(x),
             "y": self._constant(y.astype(np.float64)[:, None]),

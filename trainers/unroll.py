@@ -7,6 +7,7 @@ outer `tf.GradientTape` sees through it. Each step (seed 001 "Meta-objective and
 
     θ_eval  = rule.eval_point(θ, s)                   # the attended point (θ itself for most rules)
     f_t, g  = loss and gradient at θ_eval on the minibatch of step t
+    g       = problem.transform_gradients(g)           # e.g. sparse-gradient masks
     g       = g + σ_noise · N(0, 1)                    # the problem's gradient noise
     θ, s    = rule.step(θ, g, s)
 
@@ -55,6 +56,7 @@ def inner_gradient(
         tape.watch(params)
         loss = problem.loss_fn(tensors, params, batch)
     grads = tape.gradient(loss, params, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    grads = problem.transform_gradients(tensors, grads, step, seed)
     if problem.gradient_noise > 0:
         noise_seed = fold_in(fold_in(seed, -1), step)
         grads = [
