@@ -116,7 +116,12 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
         ]
         self._true_params = []
         if self.rule.uses_eval_point:
-            self._true_params = self.add_optimizer_variables(var_list, "true_param")
+            # Named by index like the state: a name taken from the model variable's path
+            # would differ between a model and its reloaded copy (Sequential paths differ).
+            self._true_params = [
+                self.add_variable(shape=var.shape, dtype=var.dtype, name=f"true_param_{i}")
+                for i, var in enumerate(var_list)
+            ]
             for slot, var in zip(self._true_params, var_list):
                 slot.assign(var)
 

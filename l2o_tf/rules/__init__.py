@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from l2o_tf.rules.base import UpdateRule
+from l2o_tf.rules.gru import CoordinatewiseGRU
 from l2o_tf.rules.hand_designed import AdamRule, MomentumRule, RMSPropRule, SGDRule
+from l2o_tf.rules.hierarchical_rnn import HierarchicalRNN
 from l2o_tf.rules.mlp import MLPRule
 
 _REGISTRY: dict[str, type[UpdateRule]] = {
-    cls.rule_name: cls for cls in (MLPRule, SGDRule, MomentumRule, RMSPropRule, AdamRule)
+    cls.rule_name: cls
+    for cls in (MLPRule, SGDRule, MomentumRule, RMSPropRule, AdamRule, CoordinatewiseGRU,
+                HierarchicalRNN)
 }
 
 
@@ -36,6 +40,8 @@ def get(name: str, **kwargs: Any) -> UpdateRule:
 
 __all__ = [
     "AdamRule",
+    "CoordinatewiseGRU",
+    "HierarchicalRNN",
     "MLPRule",
     "MomentumRule",
     "RMSPropRule",

@@ -1,0 +1,806 @@
+"""The hierarchical RNN optimizer of Wichrowska et al. 2017 (§3, App. B.1, App. D).
+
+Implements the seed 001 spec `spec/hierarchical_rnn.md`, which restores the equations the
+paper's text lost from the authors' release. Three GRUs (`gru_cell.GRUCell`) form a hierarchy:
+a Parameter RNN (level 0) runs on every scalar of every tensor as one [N, D] batch, a Tensor
+RNN (level 1) takes one step per tensor, a Global RNN (level 2) one step per problem; each
+level's previous state is fed down as an external bias of the levels below (§3.1).
+
+One step, per tensor with n elements and gradient g (taken at the attended point):
+
+    1. momentum (§3.2.2)   β_1 = β (previous step), β_{i+1} = √β_i
+                           m_i ← (1 − β_i) g + β_i m_i                     (m_1 = g if K = 1)
+    2. scaling (§3.2.3)    γ = previous γ, or 0 while this tensor's v_i is all zero
+                           v_i ← (1 − γ)(m_i² + 1e-12) + γ v_i
+                           ĝ_i = asinh(m_i / √(v_i + 1e-16))
+    3. features (§3.3)     [ĝ_1..ĝ_K, ℓ_i − mean_j ℓ_j (eq. 4, ℓ_i = log(v_i + 1e-16)),
+                            log_lr − mean_tensor(log_lr)]                              # [n, D]
+    4. Parameter RNN       h0 ← GRU0(features, h0, A_T(h1) + A_G(h2))
+    5. Tensor RNN          h1 ← GRU1(mean_n [h0, features], h1, A_1(h2))
+    6. readouts            d = h0 W_d, a = h0 W_a (+ [ĝ] W_s, App. B.1)
+                           d ← d / √(mean_tensor(d²) + 1e-16), same for a        (eqs. 5–6)
+                           γ' = σ(h0 W_γ + b_γ), β' = σ(h0 W_β + b_β)
+                           s = clip(log_lr + h0 W_lr + b_lr, ±33), straight-through (eqs. 7–8)
+                           log_lr ← ρ log_lr + (1 − ρ) s,   ρ = σ(ρ_logit)
+    7. update              θ ← θ − exp(s + c) d;   attended point θ_old − exp(s) a     (eq. 9)
+    8. Global RNN          h2 ← GRU2(mean over tensors of h1)
+
+Where the spec and the paper differ, this follows the spec: the asinh of step 2 (the paper
+omits it, the release has it); the step lengths of step 7 (the offset c is on the parameter
+step, the attention step is exp(s)); the Global RNN input is the paper's mean over tensors
+(the release's last-tensor input, a bug, is `global_input="last_tensor"`). The spec's
+Normal(0, σ) initializers are read as standard deviations. Choices the spec leaves open:
+without trainable initial states the RNNs start at zero; with the dynamic output scale off
+the attention step length equals the parameter step length 2σ(h0 W_lr + b_lr).
+
+`version="appendix_d"` applies App. D: D.1 parameter noise θ ← θ + σ ε after each step, σ
+log-uniform per problem sample in `parameter_noise_range` (the paper's range was lost;
+default (1e-4, 1e-2)); D.2 v_i tracks m_{i−1}² with m_0 = g; D.3 no step normalization and
+the attended point θ_old − exp(s + c) a. D.4 (meta-optimizer decay 0.999) is the trainer's.
+
+State: per tensor a dict of [n, ·] rows (see `HierarchicalRNN.init`) and its Tensor-RNN state
+[1, H1]; globally the Global-RNN state [1, H2]. Per parameter H0 + 2K + 3 floats, +1 with
+attention (the offset of the attended point from the parameter).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import keras
+import tensorflow as tf
+
+from l2o_tf.rules.base import Params, State, UpdateRule
+from l2o_tf.rules.gru_cell import GRUCell, scaled_normal
+
+LOG_LR_CLIP = 33.0
+SQUARE_EPSILON = 1e-12  # added to m² in the mean square
+EPSILON = 1e-16  # inside roots and logs
+CONSTANT_SCALE_DECAY = 0.93  # γ when dynamic input scaling is off
+CONSTANT_INPUT_DECAY = 0.89  # β when the input decay is not learnable
+SCALE_DECAY_BIAS = 3.2
+INPUT_DECAY_BIAS = 2.2
+LR_MOMENTUM_LOGIT = 3.2
+STEP_OFFSET = -1.0
+SHORTCUT_STDDEV = 0.1
+APPENDIX_D_NOISE_RANGE = (1e-4, 1e-2)
+NO_NOISE = (0.0, 0.0)
+VERSIONS = ("2017", "appendix_d")
+GLOBAL_INPUTS = ("mean", "last_tensor")
+RNG_ALG = "philox"  # one algorithm with and without XLA
+
+# Switches that differ between the presets (spec "Meta-training recipe"); every other switch
+# has the same default in both.
+PRESETS: dict[str, dict[str, bool]] = {
+    "paper": {
+        "attention": True,
+        "gradient_shortcut": True,
+        "gradient_products": False,
+        "problem_wide_lr_mean": False,
+    },
+    "release": {
+        "attention": False,
+        "gradient_shortcut": True,
+        "gradient_products": True,
+        "problem_wide_lr_mean": True,
+    },
+}
+
+
+class _RNNLevel(keras.layers.Layer):
+    """One level of the hierarchy: a GRU cell, its initial state, and the affine maps that
+    turn the states of the levels above into the cell's external bias.
+
+    Args:
+        input_size: width of the level's input.
+        units: H, the state size.
+        feeds: {name: state size} of the levels above whose previous states are fed down,
+            each through an affine map to width 3H (weights Normal(0, 0.5/√fan_in), bias 0).
+        trainable_initial_state: learn the initial state (Uniform(−1, 1) init); otherwise it
+            is zero.
+        **kwargs: Keras layer arguments (`name`, `dtype`).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        units: int,
+        feeds: dict[str, int] | None = None,
+        trainable_initial_state: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.input_size = int(input_size)
+        self.units = int(units)
+        self.feeds = {str(k): int(v) for k, v in (feeds or {}).items()}
+        self.trainable_initial_state = bool(trainable_initial_state)
+        self.build()
+
+    def build(self, input_shape: Any = None) -> None:
+        self.cell = GRUCell(
+            self.units, self.input_size, dtype=self.dtype_policy, name="gru_cell"
+        )
+        self.initial_vector = None
+        if self.trainable_initial_state:
+            self.initial_vector = self.add_weight(
+                shape=(self.units,),
+                initializer=keras.initializers.RandomUniform(-1.0, 1.0),
+                name="initial_state",
+            )
+        self.feed_kernels, self.feed_biases = [], []
+        for name, size in self.feeds.items():
+            self.feed_kernels.append(
+                self.add_weight(
+                    shape=(size, 3 * self.units),
+                    initializer=scaled_normal(size),
+                    name=f"{name}_feed_kernel",
+                )
+            )
+            self.feed_biases.append(
+                self.add_weight(
+                    shape=(3 * self.units,), initializer="zeros", name=f"{name}_feed_bias"
+                )
+            )
+        super().build(input_shape)
+
+    def initial_state(self, rows: int, dtype: tf.DType) -> tf.Tensor:
+        """The initial state of `rows` units, [rows, H]."""
+        if self.initial_vector is None:
+            return tf.zeros([rows, self.units], dtype)
+        return tf.tile(tf.cast(self.initial_vector, dtype)[None], [rows, 1])
+
+    def external_bias(self, above: Sequence[tf.Tensor]) -> tf.Tensor | None:
+        """Σ_k A_k(above_k): the previous states of the levels above ([rows_k, H_k], rows
+        broadcast), mapped to width 3H."""
+        if not self.feeds:
+            return None
+        maps = [
+            h @ tf.cast(w, h.dtype) + tf.cast(b, h.dtype)
+            for h, w, b in zip(above, self.feed_kernels, self.feed_biases)
+        ]
+        return sum(maps[1:], maps[0])
+
+    def next_state(
+        self, x: tf.Tensor, h: tf.Tensor, external_bias: tf.Tensor | None = None
+    ) -> tf.Tensor:
+        """h' = GRU(x, h, external_bias) for a batch of rows."""
+        return self.cell.next_state(x, h, external_bias)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "input_size": self.input_size,
+                "units": self.units,
+                "feeds": dict(self.feeds),
+                "trainable_initial_state": self.trainable_initial_state,
+            }
+        )
+        return config
+
+
+class ParameterRNN(_RNNLevel):
+    """Level 0: one GRU (10 units by default) run on every scalar parameter at once as an
+    [N, features] batch, every row starting from the same initial vector; fed the previous
+    Tensor- and Global-RNN states as bias."""
+
+    def __init__(self, input_size: int, units: int = 10, **kwargs: Any) -> None:
+        super().__init__(input_size, units, **kwargs)
+
+
+class TensorRNN(_RNNLevel):
+    """Level 1: one GRU step (20 units by default) per parameter tensor, on the mean over
+    the tensor of [Parameter-RNN state, features]; fed the previous Global-RNN state."""
+
+    def __init__(self, input_size: int, units: int = 20, **kwargs: Any) -> None:
+        super().__init__(input_size, units, **kwargs)
+
+
+class GlobalRNN(_RNNLevel):
+    """Level 2: one GRU step (20 units by default) per problem, on the mean over tensors of
+    the new Tensor-RNN states."""
+
+    def __init__(self, input_size: int, units: int = 20, **kwargs: Any) -> None:
+        super().__init__(input_size, units, **kwargs)
+
+
+class _Layout:
+    """Where each parameter tensor's elements sit among the N concatenated rows."""
+
+    def __init__(self, params: Sequence[tf.Tensor]) -> None:
+        self.shapes = [p.shape for p in params]
+        self.sizes = [p.shape.num_elements() for p in params]
+        if None in self.sizes:
+            raise ValueError(
+                f"hierarchical_rnn: parameter shapes must be static, got {self.shapes}."
+            )
+        self.num_tensors = len(self.sizes)
+        # [N], built at run time: as a constant it would put N integers into the graph.
+        self.segment_ids = tf.repeat(tf.range(self.num_tensors), self.sizes)
+
+    def flatten(self, tensors: Sequence[tf.Tensor]) -> tf.Tensor:
+        """The tensors' elements as one column of rows, [N]."""
+        return tf.concat([tf.reshape(t, [-1]) for t in tensors], 0)
+
+    def split(self, rows: tf.Tensor) -> list[tf.Tensor]:
+        return tf.split(rows, self.sizes, axis=0)
+
+    def unflatten(self, rows: tf.Tensor) -> list[tf.Tensor]:
+        return [tf.reshape(r, s) for r, s in zip(self.split(rows), self.shapes)]
+
+    def sum(self, rows: tf.Tensor) -> tf.Tensor:
+        """Per-tensor sums, [T, ...]."""
+        return tf.math.unsorted_segment_sum(rows, self.segment_ids, self.num_tensors)
+
+    def mean(self, rows: tf.Tensor) -> tf.Tensor:
+        """Per-tensor means, [T, ...]."""
+        sizes = tf.constant(self.sizes, rows.dtype)
+        return self.sum(rows) / tf.reshape(sizes, [-1] + [1] * (rows.shape.rank - 1))
+
+    def broadcast(self, per_tensor: tf.Tensor) -> tf.Tensor:
+        """Each tensor's value repeated over its rows, [N, ...]."""
+        return tf.gather(per_tensor, self.segment_ids)
+
+
+def _repeated_column(initializer: keras.initializers.Initializer, columns: int):
+    """An initializer drawing one column and repeating it (the attention readout starts as a
+    copy of the update readout)."""
+
+    def initialize(shape: Sequence[int], dtype: Any = None) -> tf.Tensor:
+        return tf.tile(initializer((shape[0], 1), dtype), [1, columns])
+
+    return initialize
+
+
+def _decays(first: tf.Tensor, count: int, halving: bool) -> tf.Tensor:
+    """[first, √first, √√first, ...] as [rows, count] when `halving`, else first as
+    [rows, 1]; a scalar `first` (a constant decay) gives one row."""
+    decays = [tf.reshape(first, [-1])]
+    if halving:
+        for _ in range(count - 1):
+            decays.append(tf.sqrt(decays[-1]))
+    return tf.stack(decays, axis=1)
+
+
+class HierarchicalRNN(UpdateRule):
+    """The hierarchical RNN learned optimizer (Wichrowska et al. 2017); see the module
+    docstring for the equations.
+
+    Args:
+        preset: "paper" (default; attention on as in §5.5, and the App. B.1 shortcut the
+            paper says it included) or "release" (the original release's run script:
+            attention off; shortcut, gradient products and the problem-wide log-lr mean on).
+            Supplies the four switches below that are left at None.
+        version: "2017" (default, the paper's main text) or "appendix_d" (App. D.1–D.3).
+        attention: take gradients at an attended point (§3.2.1). Default from the preset.
+        gradient_shortcut: add a linear map of [ĝ_1..ĝ_K] to d and a (App. B.1), weights
+            Normal(1/K, 0.1/√K). Default from the preset.
+        gradient_products: extra features ĝ_i ĝ_{i+1}, i < K (the release). Default from
+            the preset.
+        problem_wide_lr_mean: the relative log learning rate subtracts the mean over all
+            parameters instead of over the tensor (the release). Default from the preset.
+        num_timescales: K, gradient averages on timescales doubling from β (§3.2.2). Default
+            4; 1 switches momentum off (m_1 = g).
+        dynamic_input_scaling: γ read out by the RNN (§3.2.3); off uses the constant 0.93.
+            Default True.
+        multiscale_input_decay: γ_{i+1} = √γ_i instead of one γ for all timescales. Default
+            False.
+        learnable_input_decay: β read out by the RNN; off uses the constant 0.89. Default True.
+        relative_lr_input: the relative log learning rate feature. Default True. Needs
+            `dynamic_output_scale`.
+        dynamic_output_scale: relative log learning rate with momentum ρ, offset c and step
+            normalization (eqs. 5–9). Off: step length 2σ(h0 W_lr + b_lr), no log-lr state,
+            no normalization. Default True.
+        trainable_initial_states: learn the RNNs' initial states (Uniform(−1, 1) init);
+            off starts them at zero. Default True.
+        num_levels: 1 (Parameter RNN only), 2 (+ Tensor RNN) or 3 (+ Global RNN). Default 3.
+        parameter_units, tensor_units, global_units: H0, H1, H2. Defaults 10, 20, 20.
+        global_input: "mean" over tensors of the new Tensor-RNN states (paper, default) or
+            "last_tensor" (the release's behaviour).
+        learning_rate_range: (lo, hi) of the initial learning rates drawn by
+            `init(params, seed)` during meta-training. Default (1e-6, 1e-2).
+        deployment_learning_rate: the initial learning rate of every parameter when `init`
+            gets no seed (deployment, the Keras optimizer). Default 1e-4, the geometric
+            centre of the default meta-training range.
+        parameter_noise_range: (lo, hi) of the App. D.1 noise scale σ, drawn log-uniform per
+            `init(params, seed)`; no noise without a seed. Default (1e-4, 1e-2) with
+            `version="appendix_d"`, off otherwise; (0, 0) switches it off.
+        **kwargs: Keras layer arguments (`name`, `dtype`).
+
+    Usage:
+
+    >>> rule = HierarchicalRNN(preset="paper")
+    >>> state = rule.init(params)
+    >>> params, state = rule.step(params, grads, state)
+    """
+
+    rule_name = "hierarchical_rnn"
+
+    def __init__(
+        self,
+        preset: str = "paper",
+        version: str = "2017",
+        attention: bool | None = None,
+        gradient_shortcut: bool | None = None,
+        gradient_products: bool | None = None,
+        problem_wide_lr_mean: bool | None = None,
+        num_timescales: int = 4,
+        dynamic_input_scaling: bool = True,
+        multiscale_input_decay: bool = False,
+        learnable_input_decay: bool = True,
+        relative_lr_input: bool = True,
+        dynamic_output_scale: bool = True,
+        trainable_initial_states: bool = True,
+        num_levels: int = 3,
+        parameter_units: int = 10,
+        tensor_units: int = 20,
+        global_units: int = 20,
+        global_input: str = "mean",
+        learning_rate_range: Sequence[float] = (1e-6, 1e-2),
+        deployment_learning_rate: float = 1e-4,
+        parameter_noise_range: Sequence[float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if preset not in PRESETS:
+            raise ValueError(f"Unknown preset {preset!r}; use one of {', '.join(PRESETS)}.")
+        if version not in VERSIONS:
+            raise ValueError(f"Unknown version {version!r}; use one of {', '.join(VERSIONS)}.")
+        if global_input not in GLOBAL_INPUTS:
+            raise ValueError(
+                f"Unknown global_input {global_input!r}; use one of {', '.join(GLOBAL_INPUTS)}."
+            )
+        if num_levels not in (1, 2, 3):
+            raise ValueError(f"num_levels must be 1, 2 or 3, got {num_levels}.")
+        if num_timescales < 1:
+            raise ValueError(f"num_timescales must be >= 1, got {num_timescales}.")
+        if relative_lr_input and not dynamic_output_scale:
+            raise ValueError(
+                "relative_lr_input needs the log learning rate of dynamic_output_scale; "
+                "pass relative_lr_input=False with dynamic_output_scale=False."
+            )
+        lo, hi = (float(x) for x in learning_rate_range)
+        if not 0 < lo <= hi or deployment_learning_rate <= 0:
+            raise ValueError(
+                f"Learning rates must be positive with lo <= hi, got learning_rate_range="
+                f"{learning_rate_range}, deployment_learning_rate={deployment_learning_rate}."
+            )
+        if parameter_noise_range is None:
+            parameter_noise_range = (
+                APPENDIX_D_NOISE_RANGE if version == "appendix_d" else NO_NOISE
+            )
+        noise_lo, noise_hi = (float(x) for x in parameter_noise_range)
+        if (noise_lo, noise_hi) != NO_NOISE and not 0 < noise_lo <= noise_hi:
+            raise ValueError(
+                f"parameter_noise_range must be (0, 0) or 0 < lo <= hi, got "
+                f"{parameter_noise_range}."
+            )
+
+        def from_preset(name: str, value: bool | None) -> bool:
+            return bool(PRESETS[preset][name] if value is None else value)
+
+        self.attention = from_preset("attention", attention)
+        self.gradient_shortcut = from_preset("gradient_shortcut", gradient_shortcut)
+        self.gradient_products = from_preset("gradient_products", gradient_products)
+        self.problem_wide_lr_mean = from_preset("problem_wide_lr_mean", problem_wide_lr_mean)
+        self.preset = preset
+        self.version = version
+        self.num_timescales = int(num_timescales)
+        self.dynamic_input_scaling = bool(dynamic_input_scaling)
+        self.multiscale_input_decay = bool(multiscale_input_decay)
+        self.learnable_input_decay = bool(learnable_input_decay)
+        self.relative_lr_input = bool(relative_lr_input)
+        self.dynamic_output_scale = bool(dynamic_output_scale)
+        self.trainable_initial_states = bool(trainable_initial_states)
+        self.num_levels = int(num_levels)
+        self.parameter_units = int(parameter_units)
+        self.tensor_units = int(tensor_units)
+        self.global_units = int(global_units)
+        self.global_input = global_input
+        self.learning_rate_range = (lo, hi)
+        self.deployment_learning_rate = float(deployment_learning_rate)
+        self.parameter_noise_range = (noise_lo, noise_hi)
+        self.uses_eval_point = self.attention
+        super().__init__(**kwargs)
+
+    # -- structure ------------------------------------------------------------------------
+
+    @property
+    def num_features(self) -> int:
+        """D: ĝ_1..ĝ_K, K relative log magnitudes, [relative log lr], [K − 1 products]."""
+        k = self.num_timescales
+        return 2 * k + int(self.relative_lr_input) + (k - 1) * int(self.gradient_products)
+
+    @property
+    def num_directions(self) -> int:
+        """Direction readouts: d, and a with attention."""
+        return 2 if self.attention else 1
+
+    @property
+    def has_momentum(self) -> bool:
+        return self.num_timescales > 1
+
+    @property
+    def has_input_decay(self) -> bool:
+        """β is read out (and stored) only when it is learnable and momentum is on."""
+        return self.learnable_input_decay and self.has_momentum
+
+    @property
+    def has_parameter_noise(self) -> bool:
+        return self.parameter_noise_range != NO_NOISE
+
+    @property
+    def normalizes_steps(self) -> bool:
+        """Eqs. 5–6; dropped by App. D.3 and without the dynamic output scale."""
+        return self.version == "2017" and self.dynamic_output_scale
+
+    def build(self, input_shape: Any = None) -> None:
+        h0, h1, h2 = self.parameter_units, self.tensor_units, self.global_units
+        k, levels = self.num_timescales, self.num_levels
+        trainable_states = self.trainable_initial_states
+        level_feeds = [("tensor", h1), ("global", h2)][: levels - 1]
+        self.parameter_rnn = ParameterRNN(
+            self.num_features,
+            h0,
+            feeds=dict(level_feeds),
+            trainable_initial_state=trainable_states,
+            dtype=self.dtype_policy,
+            name="parameter_rnn",
+        )
+        self.tensor_rnn = self.global_rnn = None
+        if levels >= 2:
+            self.tensor_rnn = TensorRNN(
+                h0 + self.num_features,
+                h1,
+                feeds=dict(level_feeds[1:]),
+                trainable_initial_state=trainable_states,
+                dtype=self.dtype_policy,
+                name="tensor_rnn",
+            )
+        if levels == 3:
+            self.global_rnn = GlobalRNN(
+                h1,
+                h2,
+                trainable_initial_state=trainable_states,
+                dtype=self.dtype_policy,
+                name="global_rnn",
+            )
+        readout = scaled_normal(h0)
+        self.direction_kernel = self.add_weight(  # [W_d, W_a]
+            shape=(h0, self.num_directions),
+            initializer=_repeated_column(readout, self.num_directions),
+            name="direction_kernel",
+        )
+        self.shortcut_kernel = None
+        if self.gradient_shortcut:
+            shortcut = keras.initializers.RandomNormal(
+                mean=1.0 / k, stddev=SHORTCUT_STDDEV / math.sqrt(k)
+            )
+            self.shortcut_kernel = self.add_weight(
+                shape=(k, self.num_directions),
+                initializer=_repeated_column(shortcut, self.num_directions),
+                name="shortcut_kernel",
+            )
+        self.scale_decay_kernel = self.scale_decay_bias = None
+        if self.dynamic_input_scaling:
+            self.scale_decay_kernel, self.scale_decay_bias = self._readout(
+                "scale_decay", readout, SCALE_DECAY_BIAS
+            )
+        self.input_decay_kernel = self.input_decay_bias = None
+        if self.has_input_decay:
+            self.input_decay_kernel, self.input_decay_bias = self._readout(
+                "input_decay", readout, INPUT_DECAY_BIAS
+            )
+        self.lr_kernel, self.lr_bias = self._readout("lr", "zeros", 0.0)
+        self.lr_momentum_logit = self.step_offset = None
+        if self.dynamic_output_scale:
+            self.lr_momentum_logit = self.add_weight(
+                shape=(),
+                initializer=keras.initializers.Constant(LR_MOMENTUM_LOGIT),
+                name="lr_momentum_logit",
+            )
+            self.step_offset = self.add_weight(
+                shape=(), initializer=keras.initializers.Constant(STEP_OFFSET), name="step_offset"
+            )
+        super().build(input_shape)
+
+    def _readout(self, name: str, initializer: Any, bias: float) -> tuple[Any, Any]:
+        kernel = self.add_weight(
+            shape=(self.parameter_units, 1), initializer=initializer, name=f"{name}_kernel"
+        )
+        bias_weight = self.add_weight(
+            shape=(1,), initializer=keras.initializers.Constant(bias), name=f"{name}_bias"
+        )
+        return kernel, bias_weight
+
+    # -- state ----------------------------------------------------------------------------
+
+    def init(self, params: Sequence[tf.Tensor], seed: tf.Tensor | None = None) -> State:
+        """The initial state.
+
+        Per tensor (n elements), a dict of rows: "h0" [n, H0] (the Parameter RNN's initial
+        vector in every row), "m" [n, K] (K > 1), "v" [n, K], "gamma" [n] (dynamic input
+        scaling), "beta" [n] (learnable input decay, K > 1), "log_lr" [n] (dynamic output
+        scale), "attention_offset" [n] (attention: attended point − parameter), "h1" [1, H1]
+        (2+ levels). Globally "h2" [1, H2] (3 levels) and, with parameter noise,
+        "noise_seed" [2] and "noise_scale" [].
+
+        With a `seed` (meta-training) the log learning rates are u + o, u per element and o
+        per tensor, both U(log lo / 2, log hi / 2), clipped to ±33, and the noise scale is
+        log-uniform in `parameter_noise_range`; without one every log learning rate is
+        log(`deployment_learning_rate`) and there is no noise.
+        """
+        dtype = params[0].dtype
+        layout = _Layout(params)
+        k = self.num_timescales
+        log_lr = self._initial_log_lr(layout, seed, dtype)
+        tensors = []
+        for n, log_lr_rows in zip(layout.sizes, layout.split(log_lr)):
+            entry = {
+                "h0": self.parameter_rnn.initial_state(n, dtype),
+                "v": tf.zeros([n, k], dtype),
+            }
+            if self.has_momentum:
+                entry["m"] = tf.zeros([n, k], dtype)
+            if self.dynamic_input_scaling:
+                entry["gamma"] = tf.zeros([n], dtype)
+            if self.has_input_decay:
+                entry["beta"] = tf.zeros([n], dtype)
+            if self.dynamic_output_scale:
+                entry["log_lr"] = log_lr_rows
+            if self.attention:
+                entry["attention_offset"] = tf.zeros([n], dtype)
+            if self.tensor_rnn is not None:
+                entry["h1"] = self.tensor_rnn.initial_state(1, dtype)
+            tensors.append(entry)
+        state: dict[str, Any] = {"tensors": tensors}
+        if self.global_rnn is not None:
+            state["h2"] = self.global_rnn.initial_state(1, dtype)
+        if self.has_parameter_noise:
+            state.update(self._initial_noise(seed, dtype))
+        return state
+
+    def _initial_log_lr(
+        self, layout: _Layout, seed: tf.Tensor | None, dtype: tf.DType
+    ) -> tf.Tensor:
+        total = sum(layout.sizes)
+        if seed is None:
+            return tf.fill([total], tf.constant(math.log(self.deployment_learning_rate), dtype))
+        half_lo, half_hi = (0.5 * math.log(x) for x in self.learning_rate_range)
+        seed = tf.cast(seed, tf.int64)
+        u = tf.random.stateless_uniform(
+            [total], _fold_in(seed, 0), half_lo, half_hi, dtype, alg=RNG_ALG
+        )
+        o = tf.random.stateless_uniform(
+            [layout.num_tensors], _fold_in(seed, 1), half_lo, half_hi, dtype, alg=RNG_ALG
+        )
+        return tf.clip_by_value(u + layout.broadcast(o), -LOG_LR_CLIP, LOG_LR_CLIP)
+
+    def _initial_noise(self, seed: tf.Tensor | None, dtype: tf.DType) -> dict[str, tf.Tensor]:
+        if seed is None:
+            return {"noise_seed": tf.zeros([2], tf.int64), "noise_scale": tf.zeros([], dtype)}
+        seed = tf.cast(seed, tf.int64)
+        log_lo, log_hi = (math.log(x) for x in self.parameter_noise_range)
+        log_scale = tf.random.stateless_uniform(
+            [], _fold_in(seed, 2), log_lo, log_hi, dtype, alg=RNG_ALG
+        )
+        return {"noise_seed": _fold_in(seed, 3), "noise_scale": tf.exp(log_scale)}
+
+    # -- one step -------------------------------------------------------------------------
+
+    def step(
+        self, params: Sequence[tf.Tensor], grads: Sequence[tf.Tensor], state: State
+    ) -> tuple[Params, State]:
+        self._check_lists(params, grads)
+        dtype = params[0].dtype
+        layout = _Layout(params)
+        old = {  # the per-element state of all tensors, as rows
+            key: tf.concat([t[key] for t in state["tensors"]], 0)
+            for key in state["tensors"][0]
+            if key not in ("h1", "attention_offset")
+        }
+        g = layout.flatten([tf.cast(g, dtype) for g in grads])  # [N]
+        theta = layout.flatten(params)  # [N]
+        h1 = h2 = None
+        if self.tensor_rnn is not None:
+            h1 = tf.concat([t["h1"] for t in state["tensors"]], 0)  # [T, H1]
+        if self.global_rnn is not None:
+            h2 = state["h2"]  # [1, H2]
+
+        m = self._momentum(g, old)  # [N, K]
+        v, g_hat = self._scaled_gradients(g, m, old, layout)  # [N, K] each
+        features = self._features(g_hat, v, old.get("log_lr"), layout)  # [N, D]
+        above = [s for s in (h1, h2) if s is not None]
+        parameter_bias = self.parameter_rnn.external_bias(above)  # [T, 3H0]
+        if parameter_bias is not None:
+            parameter_bias = layout.broadcast(parameter_bias)  # [N, 3H0]
+        h0 = self.parameter_rnn.next_state(features, old["h0"], parameter_bias)  # [N, H0]
+        if self.tensor_rnn is not None:
+            tensor_input = tf.concat([layout.mean(h0), layout.mean(features)], 1)  # [T, H0 + D]
+            h1 = self.tensor_rnn.next_state(
+                tensor_input, h1, self.tensor_rnn.external_bias(above[1:])
+            )
+
+        readout = self._readouts(h0, g_hat, layout)
+        new: dict[str, tf.Tensor] = {"h0": h0, "v": v}
+        if self.has_momentum:
+            new["m"] = m
+        if self.dynamic_input_scaling:
+            new["gamma"] = readout["gamma"]
+        if self.has_input_decay:
+            new["beta"] = readout["beta"]
+        step_length, attention_length, log_lr = self._step_lengths(readout["lr"], old.get("log_lr"))
+        if log_lr is not None:
+            new["log_lr"] = log_lr
+        theta_new = theta - step_length * readout["d"]
+        if self.attention:  # the attended point θ_old − exp(s) a, relative to θ_new
+            new["attention_offset"] = step_length * readout["d"] - attention_length * readout["a"]
+
+        global_state: dict[str, tf.Tensor] = {}
+        if self.has_parameter_noise:  # App. D.1
+            noise = tf.random.stateless_normal(
+                tf.shape(theta), _fold_in(state["noise_seed"], 0), dtype=dtype, alg=RNG_ALG
+            )
+            theta_new = theta_new + state["noise_scale"] * noise
+            global_state["noise_seed"] = _fold_in(state["noise_seed"], 1)
+            global_state["noise_scale"] = state["noise_scale"]
+        if self.global_rnn is not None:
+            global_input = (
+                tf.reduce_mean(h1, 0, keepdims=True) if self.global_input == "mean" else h1[-1:]
+            )
+            global_state["h2"] = self.global_rnn.next_state(global_input, h2)
+
+        per_tensor = {key: layout.split(rows) for key, rows in new.items()}
+        tensors = [
+            {key: rows[i] for key, rows in per_tensor.items()} for i in range(layout.num_tensors)
+        ]
+        if h1 is not None:
+            for i, entry in enumerate(tensors):
+                entry["h1"] = h1[i : i + 1]
+        return layout.unflatten(theta_new), {"tensors": tensors, **global_state}
+
+    def _momentum(self, g: tf.Tensor, old: dict[str, tf.Tensor]) -> tf.Tensor:
+        """Step 1 (§3.2.2): m_i ← (1 − β_i) g + β_i m_i with β_{i+1} = √β_i; [N, K]."""
+        if not self.has_momentum:
+            return g[:, None]
+        if self.has_input_decay:
+            beta = old["beta"]
+        else:
+            beta = tf.constant(CONSTANT_INPUT_DECAY, g.dtype)
+        betas = _decays(beta, self.num_timescales, halving=True)  # [N or 1, K]
+        return (1.0 - betas) * g[:, None] + betas * old["m"]
+
+    def _scaled_gradients(
+        self, g: tf.Tensor, m: tf.Tensor, old: dict[str, tf.Tensor], layout: _Layout
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """Step 2 (§3.2.3; App. D.2): the mean squares v_i and ĝ_i = asinh(m_i / √v_i)."""
+        dtype = g.dtype
+        if self.dynamic_input_scaling:
+            gamma = old["gamma"]
+        else:
+            gamma = tf.constant(CONSTANT_SCALE_DECAY, dtype)
+        # [N or 1, K or 1]
+        gammas = _decays(gamma, self.num_timescales, self.multiscale_input_decay)
+        v_old = old["v"]
+        first = layout.broadcast(tf.equal(layout.sum(v_old), 0.0))  # [N, K]: v_i all zero
+        gammas = tf.where(first, tf.zeros_like(v_old), gammas)
+        tracked = m
+        if self.version == "appendix_d":  # v_i tracks m_{i−1}², m_0 = g
+            tracked = tf.concat([g[:, None], m[:, :-1]], 1)
+        v = (1.0 - gammas) * (tf.square(tracked) + SQUARE_EPSILON) + gammas * v_old
+        return v, tf.asinh(m / tf.sqrt(v + EPSILON))
+
+    def _features(
+        self, g_hat: tf.Tensor, v: tf.Tensor, log_lr: tf.Tensor | None, layout: _Layout
+    ) -> tf.Tensor:
+        """Step 3 (§3.3): the Parameter RNN's inputs, [N, D]."""
+        log_v = tf.math.log(v + EPSILON)
+        columns = [g_hat, log_v - tf.reduce_mean(log_v, 1, keepdims=True)]  # eq. 4
+        if self.relative_lr_input:
+            if self.problem_wide_lr_mean:
+                mean_log_lr = tf.reduce_mean(log_lr)
+            else:
+                mean_log_lr = layout.broadcast(layout.mean(log_lr))
+            columns.append((log_lr - mean_log_lr)[:, None])
+        if self.gradient_products:
+            columns.append(g_hat[:, :-1] * g_hat[:, 1:])
+        return tf.concat(columns, 1)
+
+    def _readouts(
+        self, h0: tf.Tensor, g_hat: tf.Tensor, layout: _Layout
+    ) -> dict[str, tf.Tensor]:
+        """Step 6: d, a (normalized per tensor, eqs. 5–6), γ', β' and Δ from h0 ([N, H0]).
+
+        The linear readouts share one [H0, outputs] product; d and a have no bias.
+        """
+        dtype = h0.dtype
+        heads = [
+            (name, kernel, bias)
+            for name, kernel, bias in (
+                ("gamma", self.scale_decay_kernel, self.scale_decay_bias),
+                ("beta", self.input_decay_kernel, self.input_decay_bias),
+                ("lr", self.lr_kernel, self.lr_bias),
+            )
+            if kernel is not None
+        ]
+        kernels = [self.direction_kernel] + [kernel for _, kernel, _ in heads]
+        biases = [tf.zeros([self.num_directions], dtype)]  # d and a have no bias
+        biases += [tf.cast(bias, dtype) for _, _, bias in heads]
+        kernel = tf.concat([tf.cast(k, dtype) for k in kernels], 1)  # [H0, outputs]
+        bias = tf.concat(biases, 0)
+        outputs = h0 @ kernel + bias  # [N, outputs]
+        directions = outputs[:, : self.num_directions]
+        if self.shortcut_kernel is not None:  # App. B.1
+            directions = directions + g_hat @ tf.cast(self.shortcut_kernel, dtype)
+        if self.normalizes_steps:
+            mean_square = layout.broadcast(layout.mean(tf.square(directions)))
+            directions = directions / tf.sqrt(mean_square + EPSILON)
+        readout = dict(zip(["d", "a"], tf.unstack(directions, axis=1)))
+        for i, (name, _, _) in enumerate(heads):
+            value = outputs[:, self.num_directions + i]
+            readout[name] = value if name == "lr" else tf.sigmoid(value)
+        return readout
+
+    def _step_lengths(
+        self, delta: tf.Tensor, log_lr: tf.Tensor | None
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]:
+        """Steps 6–7 (eqs. 7–9; App. D.3): the parameter and attention step lengths and the
+        new running log learning rate (None without the dynamic output scale), [N] each."""
+        if not self.dynamic_output_scale:
+            length = 2.0 * tf.sigmoid(delta)
+            return length, length, None
+        dtype = delta.dtype
+        unclipped = log_lr + delta
+        s = unclipped + tf.stop_gradient(
+            tf.clip_by_value(unclipped, -LOG_LR_CLIP, LOG_LR_CLIP) - unclipped
+        )  # straight-through clip
+        rho = tf.sigmoid(tf.cast(self.lr_momentum_logit, dtype))
+        c = tf.cast(self.step_offset, dtype)
+        length = tf.exp(s + c)
+        attention_length = length if self.version == "appendix_d" else tf.exp(s)
+        return length, attention_length, rho * log_lr + (1.0 - rho) * s
+
+    def eval_point(self, params: Sequence[tf.Tensor], state: State) -> Params:
+        """The attended point θ + offset with attention (§3.2.1), else θ."""
+        if not self.attention:
+            return list(params)
+        return [
+            p + tf.reshape(tf.cast(t["attention_offset"], p.dtype), tf.shape(p))
+            for p, t in zip(params, state["tensors"])
+        ]
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "preset": self.preset,
+                "version": self.version,
+                "attention": self.attention,
+                "gradient_shortcut": self.gradient_shortcut,
+                "gradient_products": self.gradient_products,
+                "problem_wide_lr_mean": self.problem_wide_lr_mean,
+                "num_timescales": self.num_timescales,
+                "dynamic_input_scaling": self.dynamic_input_scaling,
+                "multiscale_input_decay": self.multiscale_input_decay,
+                "learnable_input_decay": self.learnable_input_decay,
+                "relative_lr_input": self.relative_lr_input,
+                "dynamic_output_scale": self.dynamic_output_scale,
+                "trainable_initial_states": self.trainable_initial_states,
+                "num_levels": self.num_levels,
+                "parameter_units": self.parameter_units,
+                "tensor_units": self.tensor_units,
+                "global_units": self.global_units,
+                "global_input": self.global_input,
+                "learning_rate_range": list(self.learning_rate_range),
+                "deployment_learning_rate": self.deployment_learning_rate,
+                "parameter_noise_range": list(self.parameter_noise_range),
+            }
+        )
+        return config
+
+
+def _fold_in(seed: tf.Tensor, data: int) -> tf.Tensor:
+    return tf.random.experimental.stateless_fold_in(
+        seed, tf.constant(data, tf.int64), alg=RNG_ALG
+    )
+
