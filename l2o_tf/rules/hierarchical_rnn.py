@@ -51,6 +51,7 @@ from typing import Any, Sequence
 import keras
 import tensorflow as tf
 
+from l2o_tf.random import fold_in, normal, uniform
 from l2o_tf.rules.base import Params, State, UpdateRule
 from l2o_tf.rules.gru_cell import GRUCell, scaled_normal
 
@@ -68,7 +69,6 @@ APPENDIX_D_NOISE_RANGE = (1e-4, 1e-2)
 NO_NOISE = (0.0, 0.0)
 VERSIONS = ("2017", "appendix_d")
 GLOBAL_INPUTS = ("mean", "last_tensor")
-RNG_ALG = "philox"  # one algorithm with and without XLA
 
 # Switches that differ between the presets (spec "Meta-training recipe"); every other switch
 # has the same default in both.
@@ -568,12 +568,8 @@ class HierarchicalRNN(UpdateRule):
             return tf.fill([total], tf.constant(math.log(self.deployment_learning_rate), dtype))
         half_lo, half_hi = (0.5 * math.log(x) for x in self.learning_rate_range)
         seed = tf.cast(seed, tf.int64)
-        u = tf.random.stateless_uniform(
-            [total], _fold_in(seed, 0), half_lo, half_hi, dtype, alg=RNG_ALG
-        )
-        o = tf.random.stateless_uniform(
-            [layout.num_tensors], _fold_in(seed, 1), half_lo, half_hi, dtype, alg=RNG_ALG
-        )
+        u = uniform([total], fold_in(seed, 0), dtype, half_lo, half_hi)
+        o = uniform([layout.num_tensors], fold_in(seed, 1), dtype, half_lo, half_hi)
         return tf.clip_by_value(u + layout.broadcast(o), -LOG_LR_CLIP, LOG_LR_CLIP)
 
     def _initial_noise(self, seed: tf.Tensor | None, dtype: tf.DType) -> dict[str, tf.Tensor]:
@@ -581,10 +577,8 @@ class HierarchicalRNN(UpdateRule):
             return {"noise_seed": tf.zeros([2], tf.int64), "noise_scale": tf.zeros([], dtype)}
         seed = tf.cast(seed, tf.int64)
         log_lo, log_hi = (math.log(x) for x in self.parameter_noise_range)
-        log_scale = tf.random.stateless_uniform(
-            [], _fold_in(seed, 2), log_lo, log_hi, dtype, alg=RNG_ALG
-        )
-        return {"noise_seed": _fold_in(seed, 3), "noise_scale": tf.exp(log_scale)}
+        log_scale = uniform([], fold_in(seed, 2), dtype, log_lo, log_hi)
+        return {"noise_seed": fold_in(seed, 3), "noise_scale": tf.exp(log_scale)}
 
     # -- one step -------------------------------------------------------------------------
 
@@ -638,11 +632,9 @@ class HierarchicalRNN(UpdateRule):
 
         global_state: dict[str, tf.Tensor] = {}
         if self.has_parameter_noise:  # App. D.1
-            noise = tf.random.stateless_normal(
-                tf.shape(theta), _fold_in(state["noise_seed"], 0), dtype=dtype, alg=RNG_ALG
-            )
+            noise = normal(tf.shape(theta), fold_in(state["noise_seed"], 0), dtype)
             theta_new = theta_new + state["noise_scale"] * noise
-            global_state["noise_seed"] = _fold_in(state["noise_seed"], 1)
+            global_state["noise_seed"] = fold_in(state["noise_seed"], 1)
             global_state["noise_scale"] = state["noise_scale"]
         if self.global_rnn is not None:
             global_input = (
@@ -797,10 +789,4 @@ class HierarchicalRNN(UpdateRule):
             }
         )
         return config
-
-
-def _fold_in(seed: tf.Tensor, data: int) -> tf.Tensor:
-    return tf.random.experimental.stateless_fold_in(
-        seed, tf.constant(data, tf.int64), alg=RNG_ALG
-    )
 
