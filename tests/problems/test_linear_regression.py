@@ -42,7 +42,9 @@ def test_loss_gradient_and_optimum():
         params = [tf.constant(x)]
         tape.watch(params)
         loss = p.loss(params)
-    np.testing.assert_allclose(tape.gradient(loss, params)[0].numpy(), _hessian(p) @ x - a.T @ b / 25)
+    np.testing.assert_allclose(
+        tape.gradient(loss, params)[0].numpy(), _hessian(p) @ x - a.T @ b / 25
+    )
     x_star = np.linalg.lstsq(a, b, rcond=None)[0]
     assert float(p.loss([tf.constant(x_star)])) == pytest.approx(p.optimum, rel=1e-10)
     assert p.optimum > 0  # 25 rows, 10 unknowns: b is not in the range of A
@@ -59,7 +61,8 @@ def test_seeded_samples_and_init():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"dim": 1}, {"dim": 30}, {"condition_range": (0.5, 10.0)}, {"condition_range": (10.0, 5.0)}]
+    "kwargs",
+    [{"dim": 1}, {"dim": 30}, {"condition_range": (0.5, 10.0)}, {"condition_range": (10.0, 5.0)}],
 )
 def test_invalid_arguments(kwargs):
     with pytest.raises(ValueError, match="linear_regression"):

@@ -1,0 +1,38 @@
+"""Reverse-engineering recurrent learned optimizers (Maheswaranathan et al., App. A-C).
+
+Works on any rule implementing the recurrent-rule protocol (`protocol.py`: `cell`,
+`readout`, `initial_state`, `hidden_states`), e.g. `CoordinatewiseGRU`:
+
+- `find_fixed_points`, `fixed_point_line`: states with F(h*, g) = h* (`fixed_points.py`);
+- `linearize`: J = ∂F/∂h, b = ∂F/∂g, w = ∂r/∂h at a state (`linearization.py`);
+- `eigenmodes`: modes as (momentum timescale |β_j|, learning rate lr_j) (`eigenmodes.py`);
+- `ReducedLinearRule`: the optimizer of k modes alone, an update rule (`reduced.py`);
+- `update_function`, `gradient_density`: Δx(g) at a state, gradient histograms
+  (`update_function.py`);
+- `Recorder`: gradients and states along trajectories of the inner loop (`trajectories.py`).
+"""
+
+from l2o_tf.analysis.eigenmodes import Eigenmodes, eigenmodes
+from l2o_tf.analysis.fixed_points import FixedPoints, find_fixed_points, fixed_point_line
+from l2o_tf.analysis.linearization import Linearization, linearize
+from l2o_tf.analysis.protocol import RecurrentRule, check_recurrent
+from l2o_tf.analysis.reduced import ReducedLinearRule
+from l2o_tf.analysis.trajectories import Recorder, Trajectory
+from l2o_tf.analysis.update_function import gradient_density, update_function
+
+__all__ = [
+    "Eigenmodes",
+    "FixedPoints",
+    "Linearization",
+    "RecurrentRule",
+    "Recorder",
+    "ReducedLinearRule",
+    "Trajectory",
+    "check_recurrent",
+    "eigenmodes",
+    "find_fixed_points",
+    "fixed_point_line",
+    "gradient_density",
+    "linearize",
+    "update_function",
+]

@@ -1,0 +1,59 @@
+"""Recorder: the wrapped rule's run unchanged, with its gradients and states recorded."""
+
+import numpy as np
+import tensorflow as tf
+
+import problems
+from l2o_tf.analysis import Recorder, gradient_density, update_function
+from problems.base import as_seed, fold_in
+from tests.analysis.rules_for_tests import LinearMomentumCell, random_gru
+from trainers.unroll import unroll_from_init
+
+
+def test_recorder_runs_the_rule_and_records_what_it_saw():
+    rule = random_gru(0, state_size=4)
+    rule.readout_weights.assign(0.05 * rule.readout_weights)
+    problem = problems.get("two_moons", seed=1, hidden=[3], num_examples=16)
+    recorder = Recorder(rule, 6)
+
+    @tf.function
+    def run(tensors, seed):
+        plain = unroll_from_init(rule, problem, tensors, seed, 6)
+        recorded = unroll_from_init(recorder, problem, tensors, seed, 6)
+        return plain, recorded, recorder.trajectory(recorded.state)
+
+    plain, recorded, trajectory = run(problem.tensors, as_seed(2))
+    np.testing.assert_allclose(recorded.losses.numpy(), plain.losses.numpy(), rtol=1e-6)
+    n = problem.num_params
+    assert trajectory.gradients.shape == (6, n) and trajectory.states.shape == (6, n, 4)
+    np.testing.assert_allclose(
+        trajectory.states[-1].numpy(), recorded.state["inner"]["h"].numpy(), rtol=1e-6
+    )
+    # The first recorded gradient is the gradient at the initial parameters.
+    params = problem.init_params(fold_in(as_seed(2), 0))  # as unroll_from_init draws them
+    with tf.GradientTape() as tape:
+        tape.watch(params)
+        loss = problem.loss(params)
+    first = np.concatenate([g.numpy().ravel() for g in tape.gradient(loss, params)])
+    np.testing.assert_allclose(trajectory.gradients[0].numpy(), first, rtol=1e-5, atol=1e-7)
+
+
+def test_update_function_of_momentum_is_linear_and_of_a_gru_saturates():
+    g = np.linspace(-100, 100, 11)
+    np.testing.assert_allclose(update_function(LinearMomentumCell(0.9, 0.1), g), -0.1 * g)
+    rule = random_gru(1, state_size=5)
+    delta = update_function(rule, g)
+    w = rule.readout_weights.numpy().astype(np.float64)
+    assert np.all(np.abs(delta) <= np.abs(w).sum() + 1e-12)  # |h| ≤ 1: bounded updates
+    h = np.random.default_rng(0).uniform(-1, 1, size=5)
+    at_h = update_function(rule, g, h)
+    expected = rule.readout(rule.cell(tf.constant(np.tile(h, (11, 1))), tf.constant(g))).numpy()
+    np.testing.assert_allclose(at_h, expected, rtol=1e-12)
+
+
+def test_gradient_density_is_a_normalized_histogram():
+    gradients = np.random.default_rng(0).normal(size=(3, 50, 7))
+    centers, density = gradient_density(gradients, bins=21)
+    assert centers.shape == density.shape == (21,)
+    assert np.isclose(np.sum(density) * (centers[1] - centers[0]), 1.0)
+    assert np.isclose(centers[-1] + (centers[1] - centers[0]) / 2, np.abs(gradients).max())

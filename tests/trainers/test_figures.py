@@ -1,0 +1,126 @@
+"""`python -m trainers.figures`: the registry, the dynamics presets, and every dynamics figure
+end to end at `--quick` size."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from trainers import figures
+from trainers.baselines import QUICK_SEARCH
+from trainers.presets import DYNAMICS_TASKS, get_preset
+
+DYNAMICS = ["dynamics_fig6", "dynamics_fig7", "dynamics_fig9"] + [
+    f"dynamics_fig{n}" for n in (10, 11, 12)
+]
+
+
+def _cli(*args, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-m", "trainers.figures", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        **kwargs,
+    )
+
+
+def test_registry_names_every_dynamics_figure():
+    assert set(DYNAMICS) <= set(figures.names())
+    assert all(figures.get(name).description for name in DYNAMICS)
+    with pytest.raises(ValueError, match="Unknown figure"):
+        figures.get("dynamics_fig99")
+    with pytest.raises(ValueError, match="registered twice"):
+        figures.register("dynamics_fig6", "again")(lambda out, quick, runs: [])
+
+
+def test_dynamics_presets_follow_the_recipe_of_app_d2():
+    for task in DYNAMICS_TASKS:
+        full = get_preset(f"dynamics_{task}")
+        assert (full.rule, full.steps, full.unroll_steps, full.meta_batch) == ("gru", 5000, 200, 32)
+        assert (full.meta_loss, full.meta_optimizer, full.meta_grad_clip) == ("mean", "adam", 5.0)
+        assert (full.meta_lr_decay, full.meta_lr_decay_steps, full.meta_l2) == (0.8, 500, 1e-5)
+        assert full.estimator == "bptt" and full.inner_length == full.unroll_steps  # untruncated
+        quick = get_preset(f"dynamics_{task}_quick")
+        assert quick.steps < 100 and quick.meta_batch < 32
+        assert (quick.meta_loss, quick.meta_grad_clip, quick.meta_l2) == ("mean", 5.0, 1e-5)
+        for config in (full, quick):
+            config.validate()
+    assert get_preset("dynamics_rosenbrock").problem_kwargs == {
+        "low": [-2.0, -1.0],
+        "high": [2.0, 3.0],
+    }
+
+
+@pytest.mark.slow
+def test_cli_lists_figures_and_asks_for_names():
+    listed = _cli("--list", check=True).stdout
+    assert all(f"{name}:" in listed for name in DYNAMICS)
+    missing = _cli("--out", "unused")
+    assert missing.returncode != 0 and "Give figure names" in missing.stderr
+
+
+@pytest.fixture(scope="module")
+def quick_figures(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("figures"))
+    runs = os.path.join(out, "runs")
+    paths = {name: figures.get(name).make(out, True, runs) for name in DYNAMICS}
+    return out, runs, paths
+
+
+def _data(out, name):
+    with open(os.path.join(out, f"{name}.json")) as f:
+        return json.load(f)
+
+
+@pytest.mark.slow
+def test_quick_figures_write_png_and_data(quick_figures):
+    out, _, paths = quick_figures
+    for name in DYNAMICS:
+        assert os.path.join(out, f"{name}.png") in paths[name]
+        for path in paths[name]:
+            assert os.path.getsize(path) > 0
+        with open(os.path.join(out, f"{name}.png"), "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_quick_figure_contents(quick_figures):
+    out, _, _ = quick_figures
+    fig6 = _data(out, "dynamics_fig6")
+    for task in DYNAMICS_TASKS:
+        assert len(fig6[task]["update"]) == 401 and np.all(np.isfinite(fig6[task]["update"]))
+        assert fig6[task]["learned"]["preset"] == f"dynamics_{task}_quick"
+    fig7 = _data(out, "dynamics_fig7")
+    assert fig7["fixed_point_residual"] < 1e-8 and len(fig7["kept_modes"]) >= 1
+    assert len(fig7["timescales"]) == 32
+    assert len(fig7["full_curve"]) == get_preset("dynamics_linear_regression_quick").unroll_steps
+    assert set(fig7["tuned_momentum"]) == {"learning_rate", "momentum"}
+    fig9 = _data(out, "dynamics_fig9")
+    for task in DYNAMICS_TASKS:
+        entries = fig9[task]["optimizers"]
+        assert list(entries) == ["learned", "momentum", "rmsprop", "adam"]
+        assert all(
+            len(e["per_problem"]) == 4 and e["standard_error"] >= 0 for e in entries.values()
+        )
+        assert fig9[task]["learned_is_best"] == (fig9[task]["best"] == "learned")
+    for number, task in zip((10, 11, 12), DYNAMICS_TASKS):
+        data = _data(out, f"dynamics_fig{number}")
+        assert data["task"] == task
+        for search in data["searches"].values():
+            assert search["num_samples"] == QUICK_SEARCH.num_samples
+            assert search["search"] == dataclasses.asdict(QUICK_SEARCH)
+            assert isinstance(search["on_grid_edge"], list)
+
+
+@pytest.mark.slow
+def test_cli_reuses_the_runs(quick_figures, tmp_path):
+    _, runs, _ = quick_figures
+    result = _cli("dynamics_fig11", "--out", str(tmp_path), "--quick", "--runs", runs, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert os.path.exists(tmp_path / "dynamics_fig11.png")
+    assert os.path.exists(tmp_path / "dynamics_fig11.json")

@@ -1,0 +1,10 @@
+"""Figures of the papers: `python -m trainers.figures NAME --out DIR [--quick]`, `--list`.
+
+The registry is `trainers/figures/base.py`; each paper's figures live in one module imported
+here, which registers them.
+"""
+
+from trainers.figures import dynamics  # noqa: F401  (registers the dynamics-paper figures)
+from trainers.figures.base import Figure, get, names, register, save
+
+__all__ = ["Figure", "get", "names", "register", "save"]

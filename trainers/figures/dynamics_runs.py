@@ -1,0 +1,169 @@
+"""What the dynamics-paper figures share, computed once per `runs` directory and reused.
+
+For each task of App. D.1 (`trainers.presets.DYNAMICS_TASKS`):
+- the meta-trained GRU: `MetaTrainer` with the preset `dynamics_TASK` (`dynamics_TASK_quick`
+  with `--quick`) in `RUNS/dynamics_TASK[_quick]`, trained (or resumed) up to the preset's
+  meta-steps the first time it is needed;
+- the tuned baselines: `trainers.baselines.random_search`, cached in `RUNS/baselines`;
+- the test problems: fresh samples of the task (`trainers.evaluate.TEST_STREAM`, disjoint
+  from training, held-out and tuning seeds), 64 as in Fig. 9 (4 with `--quick`);
+- loss curves of any rule on them, and recorded trajectories (gradients and GRU states) of
+  the learned rule (`l2o_tf.analysis.Recorder`), all through the one inner loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from l2o_tf import rules
+from l2o_tf.analysis import Recorder
+from l2o_tf.rules.base import UpdateRule
+from problems.base import Problem, as_seed
+from trainers.baselines import OPTIMIZERS, QUICK_SEARCH, SearchConfig, SearchResult, random_search
+from trainers.evaluate import TEST_STREAM, CurveRunner
+from trainers.meta_train import (
+    WEIGHTS_FILE,
+    MetaTrainConfig,
+    MetaTrainer,
+    problem_seed,
+    sample_problem,
+)
+from trainers.presets import DYNAMICS_TASKS, get_preset
+from trainers.unroll import unroll_from_init
+
+TASKS = tuple(DYNAMICS_TASKS)
+BASELINES = OPTIMIZERS
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """How large the figures' computations are.
+
+    Args:
+        test_problems: fresh problems per task (Fig. 9: 64).
+        search: the baselines' random search.
+        trajectory_problems: test problems whose trajectories are recorded (Fig. 6
+            densities, fixed-point starts).
+        recorded_coordinates: parameters per trajectory whose GRU states are kept.
+        fixed_point_starts: states the fixed-point search starts from (Fig. 7).
+    """
+
+    test_problems: int
+    search: SearchConfig
+    trajectory_problems: int
+    recorded_coordinates: int
+    fixed_point_starts: int
+
+
+PAPER_SIZES = Sizes(64, SearchConfig(), 16, 64, 1024)
+QUICK_SIZES = Sizes(4, QUICK_SEARCH, 2, 16, 64)
+
+
+@dataclasses.dataclass
+class Trajectories:
+    losses: np.ndarray  # [P, T]
+    gradients: np.ndarray  # every coordinate, [P, T, n]
+    states: np.ndarray  # GRU states h(k+1) of `recorded_coordinates` coordinates, [P, T, c, N]
+
+
+class DynamicsRuns:
+    """The trained optimizers, tuned baselines and test runs of one `runs` directory."""
+
+    def __init__(self, runs: str, quick: bool) -> None:
+        self.runs = runs
+        self.quick = quick
+        self.sizes = QUICK_SIZES if quick else PAPER_SIZES
+        self._runners: dict[int, CurveRunner] = {}
+
+    def preset(self, task: str) -> str:
+        return f"dynamics_{task}" + ("_quick" if self.quick else "")
+
+    def config(self, task: str) -> MetaTrainConfig:
+        return get_preset(self.preset(task))
+
+    def logdir(self, task: str) -> str:
+        return os.path.join(self.runs, self.preset(task))
+
+    @functools.cache
+    def learned(self, task: str) -> UpdateRule:
+        """The meta-trained GRU of `task` (trained or resumed here if unfinished)."""
+        config = self.config(task)
+        trainer = MetaTrainer(config, self.logdir(task))
+        if int(trainer.step) < config.steps:
+            trainer.train(verbose=not self.quick)
+        return trainer.rule
+
+    def provenance(self, task: str) -> dict:
+        """The checkpoint and config a figure used (ARCHITECTURE.md, reproducibility)."""
+        return {
+            "preset": self.preset(task),
+            "weights": os.path.join(self.logdir(task), WEIGHTS_FILE),
+            "config": dataclasses.asdict(self.config(task)),
+        }
+
+    @functools.cache
+    def search(self, task: str, optimizer: str) -> SearchResult:
+        return random_search(
+            self.config(task), optimizer, self.sizes.search, os.path.join(self.runs, "baselines")
+        )
+
+    @functools.cache
+    def tuned(self, task: str, optimizer: str) -> UpdateRule:
+        """`optimizer` with the best hyper-parameters of its search."""
+        best = self.search(task, optimizer).best
+        return rules.get(optimizer, dtype=self.config(task).dtype, **best)
+
+    @functools.cache
+    def test_problems(self, task: str) -> list[Problem]:
+        config = self.config(task)
+        return [
+            sample_problem(config, problem_seed(config, TEST_STREAM, i, held_out=True))
+            for i in range(self.sizes.test_problems)
+        ]
+
+    def curves(self, rule: UpdateRule, task: str) -> np.ndarray:
+        """Per-step losses of `rule` on every test problem, [P, T] (inf where diverged)."""
+        steps = self.config(task).unroll_steps
+        runner = self._runners.setdefault(steps, CurveRunner(steps))
+        return np.stack([runner(rule, p, p.seed) for p in self.test_problems(task)])
+
+    @functools.cache
+    def trajectories(self, task: str) -> Trajectories:
+        """The learned rule's runs on the first `trajectory_problems` test problems (the same
+        runs as `curves`): losses, all gradients, and the states of a random subset of
+        coordinates."""
+        rule, steps = self.learned(task), self.config(task).unroll_steps
+        recorder = Recorder(rule, steps)
+        rng = np.random.default_rng(0)
+        problems = self.test_problems(task)[: self.sizes.trajectory_problems]
+        run = _recorded_run(recorder, problems[0], steps)  # one trace: one family signature
+        losses, gradients, states = [], [], []
+        for problem in problems:
+            result = run(problem.tensors, as_seed(problem.seed))
+            losses.append(result[0].numpy())
+            gradients.append(result[1].numpy())
+            n = problem.num_params
+            keep = np.sort(rng.choice(n, min(n, self.sizes.recorded_coordinates), replace=False))
+            states.append(result[2].numpy()[:, keep])
+        return Trajectories(np.stack(losses), np.stack(gradients), np.stack(states))
+
+
+def _recorded_run(recorder: Recorder, problem: Problem, steps: int):
+    @tf.function
+    def run(tensors, seed):
+        result = unroll_from_init(recorder, problem, tensors, seed, steps)
+        trajectory = recorder.trajectory(result.state)
+        return result.losses, trajectory.gradients, trajectory.states
+
+    return run
+
+
+@functools.cache
+def dynamics_runs(runs: str, quick: bool) -> DynamicsRuns:
+    """One `DynamicsRuns` per (directory, size) and process, so figures share their work."""
+    return DynamicsRuns(os.path.abspath(runs), quick)
