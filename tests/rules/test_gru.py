@@ -11,6 +11,7 @@ from l2o_tf import LearnedOptimizer, rules
 from l2o_tf.analysis import check_recurrent
 from l2o_tf.rules import CoordinatewiseGRU
 from trainers.estimators import FullUnroll
+from tests.finite_differences import central_difference
 
 
 def _sigmoid(x):
@@ -121,13 +122,5 @@ def test_meta_gradient_matches_central_differences():
     eps = 1e-6
     for variable, grad in zip(rule.trainable_variables, grads):
         index = np.unravel_index(np.argmax(np.abs(grad.numpy())), grad.shape)
-        original = np.array(variable.numpy(), copy=True)
-        values = []
-        for sign in (1, -1):
-            shifted = original.copy()
-            shifted[index] += sign * eps
-            variable.assign(shifted)
-            values.append(float(estimator.meta_loss_value(problem, 3)))
-        variable.assign(original)
-        fd = (values[0] - values[1]) / (2 * eps)
+        fd = central_difference(estimator, problem, variable, index, seed=3, eps=eps)
         assert abs(grad.numpy()[index] - fd) <= 1e-5 * abs(fd), (variable.name, fd)

@@ -15,6 +15,7 @@ from l2o_tf.rules import HierarchicalRNN
 from problems.base import as_seed
 from trainers.estimators import FullUnroll
 from trainers.unroll import unroll
+from tests.finite_differences import central_difference
 
 SHAPES = [(3, 2), (4,)]
 SEED = tf.constant([5, 7], tf.int64)
@@ -378,18 +379,6 @@ def test_second_order_meta_gradient_reaches_every_meta_parameter(preset):
         assert np.any(grad.numpy() != 0), variable.path
 
 
-def _finite_difference(estimator, problem, variable, index, seed=3, eps=1e-6):
-    original = np.array(variable.numpy(), copy=True)
-    values = []
-    for sign in (1, -1):
-        shifted = original.copy()
-        shifted[index] += sign * eps
-        variable.assign(shifted)
-        values.append(float(estimator.meta_loss_value(problem, seed)))
-    variable.assign(original)
-    return (values[0] - values[1]) / (2 * eps)
-
-
 def test_meta_gradient_matches_central_differences():
     # Learning rates large enough for the 8 steps to move, and a non-zero learning-rate
     # readout so that ∂L/∂ρ ≠ 0 (see the test above).
@@ -417,7 +406,7 @@ def test_meta_gradient_matches_central_differences():
             index = np.unravel_index(np.argmax(np.abs(grad)), grad.shape)
         else:
             index = (int(np.argmax(np.abs(grad[:, column]))), column)
-        fd = _finite_difference(estimator, problem, variable, index)
+        fd = central_difference(estimator, problem, variable, index)
         assert abs(fd) > 1e-5, (path, index, fd)  # well above the differences' round-off
         assert abs(grad[index] - fd) <= 1e-4 * abs(fd), (path, index, grad[index], fd)
 

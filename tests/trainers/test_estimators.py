@@ -9,18 +9,7 @@ from l2o_tf import rules
 from problems.base import as_seed
 from trainers.estimators import FullUnroll
 from trainers.unroll import unroll
-
-
-def _finite_difference(estimator, problem, variable, index, seed=3, eps=1e-6):
-    original = np.array(variable.numpy(), copy=True)
-    values = []
-    for sign in (1, -1):
-        shifted = original.copy()
-        shifted[index] += sign * eps
-        variable.assign(shifted)
-        values.append(float(estimator.meta_loss_value(problem, seed)))
-    variable.assign(original)
-    return (values[0] - values[1]) / (2 * eps)
+from tests.finite_differences import central_difference
 
 
 @pytest.mark.parametrize("kind", ["mean", "log"])
@@ -36,7 +25,7 @@ def test_mlp_meta_gradient_matches_central_differences(kind):
         flat = np.abs(grad.numpy()).ravel()
         for position in np.argsort(flat)[-2:]:  # the two largest entries of each weight
             index = np.unravel_index(position, grad.shape)
-            fd = _finite_difference(estimator, problem, variable, index)
+            fd = central_difference(estimator, problem, variable, index)
             analytic = grad.numpy()[index]
             assert abs(analytic - fd) <= 1e-4 * abs(fd), (variable.name, index, analytic, fd)
             checked += 1
@@ -51,7 +40,7 @@ def test_hand_designed_meta_gradient_matches_central_differences():
     estimator = FullUnroll(rule, num_steps=10, meta_loss="mean")
     _, grads = estimator(problem, 2)
     for variable, grad in zip(rule.trainable_variables, grads):
-        fd = _finite_difference(estimator, problem, variable, (), seed=2)
+        fd = central_difference(estimator, problem, variable, (), seed=2)
         assert abs(float(grad) - fd) <= 1e-4 * abs(fd), (variable.name, float(grad), fd)
 
 
@@ -74,7 +63,7 @@ def test_meta_gradient_under_xla():
     estimator = FullUnroll(rule, num_steps=8, jit_compile=True)
     _, grads = estimator(problem, 1)
     index = np.unravel_index(np.argmax(np.abs(grads[0].numpy())), grads[0].shape)
-    fd = _finite_difference(estimator, problem, rule.hidden_kernel, index, seed=1)
+    fd = central_difference(estimator, problem, rule.hidden_kernel, index, seed=1)
     assert abs(grads[0].numpy()[index] - fd) <= 1e-4 * abs(fd)
 
     params = [tf.constant(np.linspace(-1, 1, 4).reshape(4, 1))]
