@@ -75,6 +75,7 @@ class MetaTrainConfig:
     truncation_ramp_steps: int = 5_000
     inner_steps: int = 0
     eval_steps: int = 0
+    jit_compile: bool = False
     seed: int = 0
     eval_every: int = 50
     num_eval_problems: int = 8
@@ -190,7 +191,9 @@ class MetaTrainer:
             )
             self.meta_optimizer.build(self.rule.trainable_variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="meta_step")
-        truncated = TruncatedBPTT(self.rule, config.meta_loss, config.second_order, config.record)
+        truncated = TruncatedBPTT(
+            self.rule, config.meta_loss, config.second_order, config.record, config.jit_compile
+        )
         self.estimator = (
             BPTTBatch(truncated, self.strategy)
             if config.estimator == "bptt"
@@ -201,6 +204,7 @@ class MetaTrainer:
             config.eval_steps or config.inner_length,
             config.meta_loss,
             record=config.record,
+            jit_compile=config.jit_compile,
         )
         self.schedule = config.schedule()
         self.runs: list[Run | None] = [None] * config.meta_batch
@@ -340,6 +344,7 @@ FLAG_HELP = {
     "truncation_ramp_steps": "Meta-steps over which the linear schedule grows.",
     "inner_steps": "Steps of one inner run before a fresh problem (0: unroll_steps).",
     "eval_steps": "Steps of the held-out evaluation unrolls (0: the inner run length).",
+    "jit_compile": "Compile the unrolls and meta-gradients with XLA (other random draws).",
     "seed": "Seed of the rule init and the problem streams.",
     "eval_every": "Meta-steps between held-out evaluations.",
     "num_eval_problems": "Held-out problem samples.",

@@ -192,3 +192,14 @@ def test_linear_schedule_sets_the_truncation_lengths(tmp_path):
     assert 0.8 * 40 - 1 <= trainer.meta_step()["truncation_length"] <= 1.2 * 40 + 1
     with pytest.raises(ValueError, match="Unknown estimator"):
         MetaTrainConfig(estimator="pes").validate()
+
+
+@pytest.mark.slow
+def test_meta_training_under_xla(tmp_path):
+    config = dataclasses.replace(
+        CONFIG, steps=3, unroll_steps=5, num_eval_problems=1, jit_compile=True
+    )
+    trainer = MetaTrainer(config, str(tmp_path))
+    result = trainer.train(verbose=False)
+    assert np.isfinite(result["held_out_after"]) and int(trainer.step) == 3
+    assert trainer.estimator.estimator.jit_compile and trainer.evaluator.jit_compile
