@@ -107,6 +107,11 @@ class TruncatedBPTT:
         (meta_loss, grads, params, rule_state)` for samples of `problem`'s signature."""
         return self._compile(problem, "truncation", lambda: self._truncation_fn(problem, True))
 
+    def forward_fn(self, problem: Problem) -> Callable:
+        """The compiled truncation without any tape: `(tensors, params, rule_state, step, seed,
+        initial_loss, num_steps) -> (meta_loss, params, rule_state)` (evaluation, benchmarks)."""
+        return self._compile(problem, "forward", lambda: self._truncation_fn(problem, False))
+
     def _compile(self, problem: Problem, kind: str, build: Callable[[], Callable]) -> Callable:
         key = (problem.signature, kind)
         if key not in self._compiled:
