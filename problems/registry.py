@@ -26,6 +26,7 @@ from problems.softmax_regression import (
 )
 from problems.test_functions import FUNCTIONS_2D, Saddle
 from problems.transforms import LogObjective, Power, Rescale, SparseProblem, SumTask
+from problems.two_minima import TwoMinima
 from problems.two_moons import TwoMoons
 
 PROBLEMS: tuple[type[Problem], ...] = (
@@ -49,6 +50,7 @@ PROBLEMS: tuple[type[Problem], ...] = (
     MinMaxWell,
     OutwardSnake,
     MatMulAlgorithm,
+    TwoMinima,
 )
 TRANSFORMS: tuple[type[Problem], ...] = (Rescale, SparseProblem, LogObjective, Power, SumTask)
 _REGISTRY: dict[str, type[Problem]] = {cls.name: cls for cls in PROBLEMS + TRANSFORMS}

@@ -71,5 +71,6 @@ CASES = {
             F("softmax_regression", num_features=4, num_examples=32, batch_size=8),
         ],
     ),
+    "two_minima": F("two_minima", init_std=0.1),  # seeds must draw different inits
     "gradient_noise": F("quadratic", dim=6, gradient_noise=0.5),
 }
