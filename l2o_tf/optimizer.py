@@ -45,8 +45,11 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
     """A Keras optimizer that applies a (learned) update rule to all variables at once.
 
     Args:
-        rule: a registered rule name (`"mlp"`, `"sgd"`, `"momentum"`, `"rmsprop"`, `"adam"`;
-            see `l2o_tf.rules.names()`) or an `UpdateRule` instance. Default `"mlp"`.
+        rule: a registered rule name (`"mlp"`, `"hierarchical_rnn"`, `"gru"`, `"sgd"`,
+            `"momentum"`, `"rmsprop"`, `"adam"`; see `l2o_tf.rules.names()`) or an
+            `UpdateRule` instance. A rule of your own round-trips through `get_config` and
+            `model.save` when its class is registered with
+            `@keras.saving.register_keras_serializable()`. Default `"mlp"`.
         weights: where the meta-parameters come from: `"pretrained"` (default) loads the file
             shipped in `l2o_tf/pretrained/` for this rule when there is one and keeps the
             rule's own initialization otherwise; a path loads a file written by the
@@ -71,7 +74,7 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
 
     def __init__(
         self,
-        rule: str | UpdateRule = "mlp",
+        rule: str | UpdateRule | dict[str, Any] = "mlp",
         weights: str | None = PRETRAINED,
         rule_config: dict[str, Any] | None = None,
         learning_rate: float = 1.0,
@@ -79,6 +82,8 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
         **kwargs: Any,
     ) -> None:
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        if isinstance(rule, dict):  # a rule outside the registry, as `get_config` wrote it
+            rule = keras.saving.deserialize_keras_object(rule)
         if isinstance(rule, str):
             rule = rules.get(rule, **(rule_config or {}))
         elif not isinstance(rule, UpdateRule):
@@ -196,18 +201,20 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        rule_config = {
-            k: v
-            for k, v in self.rule.get_config().items()
-            if k not in ("name", "trainable", "dtype")
-        }
-        config.update(
-            {
-                "rule": self.rule.rule_name,
-                "weights": self.weights_source,
-                "rule_config": rule_config,
+        if self.rule.rule_name in rules.names() and type(self.rule) is rules.rule_class(
+            self.rule.rule_name
+        ):
+            rule_config = {
+                k: v
+                for k, v in self.rule.get_config().items()
+                if k not in ("name", "trainable", "dtype")
             }
-        )
+            config.update({"rule": self.rule.rule_name, "rule_config": rule_config})
+        else:
+            config.update(
+                {"rule": keras.saving.serialize_keras_object(self.rule), "rule_config": None}
+            )
+        config["weights"] = self.weights_source
         return config
 
     @classmethod

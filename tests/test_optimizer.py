@@ -735,3 +735,33 @@ def test_attention_rule_in_fit_ends_on_true_parameters(digits):
         np.testing.assert_array_equal(v.numpy(), t.numpy())
     opt.swap_to_train()
     assert any(changed([t.numpy() for t in opt._true_params], model.trainable_variables))
+
+
+@keras.saving.register_keras_serializable(package="l2o_tf_tests")
+class HalfSGD(l2o_tf.rules.SGDRule):
+    """A rule outside the registry: SGD at half the learning rate."""
+
+    rule_name = "half_sgd"
+
+    def step(self, params, grads, state):
+        return super().step(params, [0.5 * g for g in grads], state)
+
+
+def test_a_registered_custom_rule_round_trips_through_save_and_load(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=l2o_tf.LearnedOptimizer(rule=HalfSGD(learning_rate=0.1)), loss="mse")
+    x, y = np.ones((4, 3), "float32"), np.zeros((4, 2), "float32")
+    model.train_on_batch(x, y)
+    config = model.optimizer.get_config()
+    assert isinstance(config["rule"], dict)
+    clone = l2o_tf.LearnedOptimizer.from_config(config)
+    assert type(clone.rule) is HalfSGD and clone.rule.learning_rate == 0.1
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded.optimizer.rule) is HalfSGD
+    model.train_on_batch(x, y)
+    loaded.train_on_batch(x, y)
+    for a, b in zip(model.weights, loaded.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
