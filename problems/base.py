@@ -111,6 +111,18 @@ class Problem(abc.ABC):
         del tensors
         return None
 
+    def validation_batch_fn(
+        self, tensors: dict[str, tf.Tensor], step: tf.Tensor, seed: tf.Tensor
+    ) -> Batch:
+        """The validation minibatch of inner step `step`, for the L_valid outer objective of
+        Metz et al. 2019 (the inner training still uses `batch_fn`)."""
+        del tensors, step, seed
+        raise ValueError(
+            f"{self.name} has no validation data, which the validation meta-objective "
+            "(record='validation_loss') needs; use a problem with a validation split, e.g. "
+            "two_moons(validation_examples=256)."
+        )
+
     def transform_gradients(
         self,
         tensors: dict[str, tf.Tensor],
@@ -177,9 +189,20 @@ class DatasetProblem(Problem):
         return tensors["x"], tensors["y"]
 
     def batch_fn(self, tensors: dict[str, tf.Tensor], step: tf.Tensor, seed: tf.Tensor) -> Batch:
+        return self._minibatch(tensors["x"], tensors["y"], step, seed)
+
+    def validation_batch_fn(
+        self, tensors: dict[str, tf.Tensor], step: tf.Tensor, seed: tf.Tensor
+    ) -> Batch:
+        """A minibatch of `tensors["x_valid"], tensors["y_valid"]` (own shuffle order)."""
+        if "x_valid" not in tensors:
+            return super().validation_batch_fn(tensors, step, seed)
+        return self._minibatch(tensors["x_valid"], tensors["y_valid"], step, fold_in(seed, -2))
+
+    def _minibatch(self, x: tf.Tensor, y: tf.Tensor, step: tf.Tensor, seed: tf.Tensor) -> Batch:
         if self.batch_size is None:
-            return self.full_batch(tensors)
-        n = tensors["x"].shape[0]
+            return x, y
+        n = x.shape[0]
         per_epoch = n // self.batch_size
         if per_epoch < 1:
             raise ValueError(
@@ -190,4 +213,4 @@ class DatasetProblem(Problem):
         order = tf.argsort(uniform([n], fold_in(seed, step // per_epoch), tf.float32))
         start = (step % per_epoch) * self.batch_size
         index = order[start : start + self.batch_size]
-        return tf.gather(tensors["x"], index), tf.gather(tensors["y"], index)
+        return tf.gather(x, index), tf.gather(y, index)

@@ -24,6 +24,8 @@ class TwoMoons(DatasetProblem):
         hidden: widths of the ReLU hidden layers. Default (32, 32).
         num_examples: size of the generated data set. Default 128.
         noise: `make_moons` noise. Default 0.1.
+        validation_examples: size of a separate validation set drawn from the same
+            distribution (for the L_valid outer objective); 0 (default) for none.
         batch_size: minibatch size, or None for the full batch (default).
         **kwargs: `seed`, `gradient_noise`, `dtype` (see `Problem`).
     """
@@ -35,6 +37,7 @@ class TwoMoons(DatasetProblem):
         hidden: Sequence[int] = (32, 32),
         num_examples: int = 128,
         noise: float = 0.1,
+        validation_examples: int = 0,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -46,6 +49,11 @@ class TwoMoons(DatasetProblem):
             "x": self._constant(x),
             "y": self._constant(y.astype(np.float64)[:, None]),
         }
+        if validation_examples > 0:
+            random_state = int(self.data_rng.integers(2**31))
+            x, y = make_moons(validation_examples, noise=noise, random_state=random_state)
+            self.tensors["x_valid"] = self._constant(x)
+            self.tensors["y_valid"] = self._constant(y.astype(np.float64)[:, None])
 
     @property
     def param_shapes(self) -> list[tuple[int, ...]]:

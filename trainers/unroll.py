@@ -15,8 +15,10 @@ outer `tf.GradientTape` sees through it. Each step (seed 001 "Meta-objective and
 the Hessian terms of the meta-gradient). What is recorded as f_t is chosen by `record`:
 "gradient_loss" (default, free) is the minibatch loss at θ_eval computed for the gradient;
 "full_batch_loss" is the full-batch loss at the true θ_t before the step, which is what the
-seed 001 meta-objective uses (one extra forward pass per step). For full-batch problems
-without attention the two coincide.
+seed 001 meta-objective uses (one extra forward pass per step); "validation_loss" is the
+loss at θ_t on the step's validation minibatch (`problem.validation_batch_fn`), the L_valid
+outer objective of Metz et al. 2019 (inner training still uses the training batches). For
+full-batch problems without attention the first two coincide.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import tensorflow as tf
 from l2o_tf.rules.base import UpdateRule
 from problems.base import Problem, fold_in, normal
 
-RECORDS = ("gradient_loss", "full_batch_loss")
+RECORDS = ("gradient_loss", "full_batch_loss", "validation_loss")
 
 
 class UnrollResult(NamedTuple):
@@ -107,6 +109,10 @@ def unroll(
         )
         if record == "full_batch_loss":
             loss = problem.loss_fn(tensors, params, problem.full_batch(tensors))
+        elif record == "validation_loss":
+            loss = problem.loss_fn(
+                tensors, params, problem.validation_batch_fn(tensors, step, seed)
+            )
         if not second_order:
             grads = [tf.stop_gradient(g) for g in grads]
         params, state = rule.step(params, grads, state)

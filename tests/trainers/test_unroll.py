@@ -1,6 +1,7 @@
 """The inner loop: a tf.while_loop that equals a Python loop of rule steps."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import problems
@@ -67,3 +68,23 @@ def test_full_batch_record_is_the_loss_at_the_true_parameters():
     np.testing.assert_allclose(full.losses.numpy()[0], float(problem.loss(params)), rtol=1e-6)
     np.testing.assert_allclose(full.params[0].numpy(), minibatch.params[0].numpy())  # same steps
     assert not np.allclose(full.losses.numpy(), minibatch.losses.numpy())
+
+
+def test_validation_record_is_the_loss_on_the_validation_batches():
+    rule = rules.get("sgd", learning_rate=0.1)
+    problem = problems.get("two_moons", seed=0, num_examples=64, batch_size=16, validation_examples=48)
+    params = problem.init_params(0)
+    seed = as_seed(2)
+
+    def run(record):
+        return unroll(rule, problem, problem.tensors, params, rule.init(params), seed, 3, record=record)
+
+    valid, train = run("validation_loss"), run("gradient_loss")
+    first = problem.loss(params, problem.validation_batch_fn(problem.tensors, tf.constant(0), seed))
+    np.testing.assert_allclose(valid.losses.numpy()[0], float(first), rtol=1e-6)
+    np.testing.assert_allclose(valid.params[0].numpy(), train.params[0].numpy())  # same training
+    assert not np.allclose(valid.losses.numpy(), train.losses.numpy())
+    assert problem.tensors["x_valid"].shape == (48, 2)
+    quadratic = problems.get("quadratic", dim=3)
+    with pytest.raises(ValueError, match="no validation data"):
+        unroll_from_init(rule, quadratic, quadratic.tensors, seed, 2, record="validation_loss")
