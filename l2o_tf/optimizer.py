@@ -161,10 +161,7 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
     ) -> None:
         all_vars = self._trainable_variables
         params = [tf.convert_to_tensor(v.value) for v in (self._true_params or all_vars)]
-        state = tf.nest.pack_sequence_as(
-            self._state_structure, [v.value for v in self._state_variables]
-        )
-        new_params, new_state = self.rule.step(params, grads, state)
+        new_params, new_state = self.rule.step(params, grads, self._rule_state())
         new_params = [
             p + tf.cast(learning_rate, p.dtype) * (q - p) for p, q in zip(params, new_params)
         ]
@@ -186,14 +183,18 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
     def swap_to_train(self, var_list: Sequence[keras.Variable] | None = None) -> None:
         """Writes the point where gradients are taken back into the model variables."""
         if self._true_params:
-            state = tf.nest.pack_sequence_as(
-                self._state_structure, [v.value for v in self._state_variables]
-            )
             params = [tf.convert_to_tensor(t.value) for t in self._true_params]
             for var, value in zip(
-                var_list or self._trainable_variables, self.rule.eval_point(params, state)
+                var_list or self._trainable_variables,
+                self.rule.eval_point(params, self._rule_state()),
             ):
                 var.assign(value)
+
+    def _rule_state(self) -> Any:
+        """The rule's state nest, read from the optimizer variables that hold it."""
+        return tf.nest.pack_sequence_as(
+            self._state_structure, [v.value for v in self._state_variables]
+        )
 
     def finalize_variable_values(self, var_list: Sequence[keras.Variable]) -> None:
         self.swap_to_eval(var_list)

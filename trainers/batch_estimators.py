@@ -56,8 +56,7 @@ class BPTTBatch:
         )
         grads = [tf.add_n(list(g)) / len(runs) for g in zip(*(out[1] for out in outputs))]
         tasks = [
-            TaskState(out[2], out[3], task.step + k, task.seed, task.initial_loss)
-            for out, (_, task), k in zip(outputs, runs, lengths)
+            task.advanced(out[2], out[3], k) for out, (_, task), k in zip(outputs, runs, lengths)
         ]
         return BatchEstimate([float(out[0]) for out in outputs], grads, tasks, {})
 

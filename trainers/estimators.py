@@ -44,6 +44,10 @@ class TaskState(NamedTuple):
     seed: tf.Tensor  # [2]
     initial_loss: tf.Tensor  # f_init of the log meta-objective
 
+    def advanced(self, params: list[tf.Tensor], rule_state: Any, num_steps: int) -> "TaskState":
+        """The same run `num_steps` steps later, at `params` and `rule_state`."""
+        return self._replace(params=params, rule_state=rule_state, step=self.step + num_steps)
+
 
 def start_task(
     problem: Problem, seed: int | tf.Tensor, tensors: dict[str, tf.Tensor] | None = None
@@ -99,8 +103,7 @@ class TruncatedBPTT:
     def __call__(self, problem: Problem, task: TaskState, num_steps: int) -> Truncation:
         fn = self.meta_gradient_fn(problem)
         loss, grads, params, rule_state = fn(problem.tensors, *task, truncation_length(num_steps))
-        next_task = TaskState(params, rule_state, task.step + num_steps, task.seed, task.initial_loss)
-        return Truncation(loss, grads, next_task)
+        return Truncation(loss, grads, task.advanced(params, rule_state, num_steps))
 
     def meta_gradient_fn(self, problem: Problem) -> Callable:
         """The compiled `(tensors, params, rule_state, step, seed, initial_loss, num_steps) ->
