@@ -63,9 +63,14 @@ class CurveRunner:
         return np.where(np.isfinite(losses), losses, np.inf)
 
 
+def meta_losses(curves: Sequence[np.ndarray], kind: str) -> list[float]:
+    """The meta-objective of each curve."""
+    return [float(meta_loss(tf.constant(c), kind)) for c in curves]
+
+
 def score(curves: Sequence[np.ndarray], kind: str) -> float:
     """Mean meta-objective of `curves`; inf when any curve diverged."""
-    values = [float(meta_loss(tf.constant(c), kind)) for c in curves]
+    values = meta_losses(curves, kind)
     return float(np.mean(values)) if np.all(np.isfinite(values)) else math.inf
 
 
@@ -132,7 +137,7 @@ def evaluate(
     results = {}
     for label, (rule, info) in contenders.items():
         curves = np.stack([runner(rule, p, p.seed) for p in test])
-        per_problem = [float(meta_loss(tf.constant(c), config.meta_loss)) for c in curves]
+        per_problem = meta_losses(curves, config.meta_loss)
         results[label] = {
             **info,
             "meta_loss": float(np.mean(per_problem)),
