@@ -57,6 +57,10 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
         rule_config: keyword arguments for the rule when `rule` is a name.
         learning_rate: multiplies the rule's step: θ ← θ + lr · (rule(θ) − θ). The default
             1.0 applies the rule exactly; a schedule or `ReduceLROnPlateau` scales it.
+        jit_compile_rule: compile `rule.step` with XLA inside the train step (default True).
+            Keras does not XLA-compile `model.fit` on CPU-only machines; compiling the
+            rule's step alone fuses its per-element work (measured in
+            `benchmarks/RESULTS.md`). Set False for a rule with ops XLA cannot compile.
         **kwargs: the standard Keras optimizer arguments (`clipnorm`, `global_clipnorm`,
             `clipvalue`, `weight_decay`, `use_ema`, `ema_momentum`,
             `gradient_accumulation_steps`, `loss_scale_factor`, `name`).
@@ -78,6 +82,7 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
         weights: str | None = PRETRAINED,
         rule_config: dict[str, Any] | None = None,
         learning_rate: float = 1.0,
+        jit_compile_rule: bool = True,
         name: str = "learned_optimizer",
         **kwargs: Any,
     ) -> None:
@@ -95,6 +100,12 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
             raise ValueError("rule_config is only used with a rule name, not a rule instance.")
         self.rule = rule
         self.weights_source = weights
+        self.jit_compile_rule = bool(jit_compile_rule)
+        self._update = (
+            tf.function(self._rule_update, jit_compile=True)
+            if self.jit_compile_rule
+            else self._rule_update
+        )
         path = pretrained_path(rule.rule_name) if weights == PRETRAINED else weights
         if path is not None:
             load_rule_weights(rule, path)
@@ -161,18 +172,28 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
     ) -> None:
         all_vars = self._trainable_variables
         params = [tf.convert_to_tensor(v.value) for v in (self._true_params or all_vars)]
-        new_params, new_state = self.rule.step(params, grads, self._rule_state())
-        new_params = [
-            p + tf.cast(learning_rate, p.dtype) * (q - p) for p, q in zip(params, new_params)
-        ]
+        new_params, eval_params, new_state = self._update(
+            params, grads, self._rule_state(), tf.cast(learning_rate, params[0].dtype)
+        )
         for variable, value in zip(self._state_variables, tf.nest.flatten(new_state)):
             variable.assign(value)
-        if self._true_params:
-            for i in updated:
-                self._true_params[i].assign(new_params[i])
-            new_params = self.rule.eval_point(new_params, new_state)
         for i in updated:
-            self.assign(all_vars[i], new_params[i])
+            if self._true_params:
+                self._true_params[i].assign(new_params[i])
+            self.assign(all_vars[i], eval_params[i])
+
+    def _rule_update(
+        self, params: list[tf.Tensor], grads: list[tf.Tensor], state: Any, learning_rate: tf.Tensor
+    ) -> tuple[list[tf.Tensor], list[tf.Tensor], Any]:
+        """The adapter's pure part (XLA-compiled with `jit_compile_rule`): one rule step
+        scaled by the learning rate, θ ← θ + lr · (rule(θ) − θ), and the point where the next
+        gradient is taken (`rule.eval_point`; θ itself without attention)."""
+        new_params, new_state = self.rule.step(params, grads, state)
+        new_params = [p + learning_rate * (q - p) for p, q in zip(params, new_params)]
+        eval_params = (
+            self.rule.eval_point(new_params, new_state) if self.rule.uses_eval_point else new_params
+        )
+        return new_params, eval_params, new_state
 
     def swap_to_eval(self, var_list: Sequence[keras.Variable] | None = None) -> None:
         """Writes the true parameters into the model variables (no-op without attention)."""
@@ -216,6 +237,7 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
                 {"rule": keras.saving.serialize_keras_object(self.rule), "rule_config": None}
             )
         config["weights"] = self.weights_source
+        config["jit_compile_rule"] = self.jit_compile_rule
         return config
 
     @classmethod

@@ -262,7 +262,7 @@ def test_load_model_when_weights_file_was_removed(digits, tmp_path):
         {"rule": "adam", "weights": None, "rule_config": {"learning_rate": 0.05, "beta_1": 0.8}},
         {"rule": "sgd", "weights": None, "learning_rate": 0.5, "clipnorm": 2.0, "use_ema": True},
         {"rule": "momentum"},
-        {"rule": "rmsprop", "gradient_accumulation_steps": 3},
+        {"rule": "rmsprop", "gradient_accumulation_steps": 3, "jit_compile_rule": False},
         {"rule": HRNN, "weights": None},
         {
             "rule": HRNN,
@@ -311,6 +311,18 @@ def apply_once(opt: LearnedOptimizer, grads=None) -> list[np.ndarray]:
     variables = toy_variables()
     opt.apply(grads if grads is not None else toy_grads(), variables)
     return [v.numpy() for v in variables]
+
+
+@pytest.mark.parametrize("rule", ["mlp", HRNN])
+def test_xla_compiled_rule_step_matches_the_plain_step(rule):
+    opts = [make_optimizer(rule, jit_compile_rule=jit) for jit in (True, False)]
+    assert [o.get_config()["jit_compile_rule"] for o in opts] == [True, False]
+    for o in opts[1:]:
+        o.rule.set_weights(opts[0].rule.get_weights())
+    compiled, plain = (apply_once(o) for o in opts)
+    for a, b in zip(compiled, plain):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert any(np.any(a != 0) for a in compiled)
 
 
 def test_sgd_rule_step_is_exact_and_scaled_by_learning_rate():
