@@ -9,9 +9,12 @@ Works on any rule implementing the recurrent-rule protocol (`protocol.py`: `cell
 - `ReducedLinearRule`: the optimizer of k modes alone, an update rule (`reduced.py`);
 - `update_function`, `gradient_density`: Δx(g) at a state, gradient histograms
   (`update_function.py`);
+- `effective_learning_rates`, `learning_rate_adaptation`: −∂Δx/∂g along trajectories
+  (schedules) and at the fixed points of constant gradients (adaptation) (`adaptation.py`);
 - `Recorder`: gradients and states along trajectories of the inner loop (`trajectories.py`).
 """
 
+from l2o_tf.analysis.adaptation import effective_learning_rates, learning_rate_adaptation
 from l2o_tf.analysis.eigenmodes import Eigenmodes, eigenmodes
 from l2o_tf.analysis.fixed_points import FixedPoints, find_fixed_points, fixed_point_line
 from l2o_tf.analysis.linearization import Linearization, linearize
@@ -29,10 +32,12 @@ __all__ = [
     "ReducedLinearRule",
     "Trajectory",
     "check_recurrent",
+    "effective_learning_rates",
     "eigenmodes",
     "find_fixed_points",
     "fixed_point_line",
     "gradient_density",
+    "learning_rate_adaptation",
     "linearize",
     "update_function",
 ]
