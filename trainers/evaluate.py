@@ -3,18 +3,19 @@ r"""Evaluation: a learned rule against tuned hand-designed baselines on held-out
     python -m trainers.evaluate --logdir=runs/quadratic_mlp
 
 reads the run's `config.json` and `rule_weights.npz`, tunes each baseline's learning rate on
-a log grid (11 values from 1e-4 to 10, seed 002 App. E) by the run's meta-objective on
-`--num_tuning_problems` held-out samples, then runs the learned rule, every tuned baseline
-and Adam at its default learning rate (1e-3) on `--num_problems` other held-out samples,
-all through the same inner loop (`trainers.unroll`). It writes `results.md` (a table),
-`results.json` and `loss_curves.png` to `--out` (default LOGDIR/eval).
+a log grid (11 values from 1e-4 to 10, seed 002 App. E) by the run's meta-objective
+(`meta_loss` of the `record`ed losses) on `--num_tuning_problems` held-out samples, then runs
+the learned rule, every tuned baseline and Adam at its default learning rate (1e-3) on
+`--num_problems` other held-out samples, all through the same inner loop (`trainers.unroll`).
+The tuning is the grid mode of `trainers.baselines` (its scorer, XLA when the run used it),
+the one tuning path of the package. It writes `results.md` (a table), `results.json` and
+`loss_curves.png` to `--out` (default LOGDIR/eval).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from typing import Callable, Sequence
 
@@ -25,30 +26,29 @@ from l2o_tf import rules
 from l2o_tf.rules.base import UpdateRule
 from l2o_tf.weights import load_rule_weights
 from problems.base import Problem, as_seed
-from trainers.meta_loss import meta_loss
-from trainers.meta_train import (
-    CONFIG_FILE,
-    WEIGHTS_FILE,
-    MetaTrainConfig,
-    problem_seed,
-    sample_problem,
+from trainers.baselines import (
+    GRID_OPTIMIZERS,
+    LEARNING_RATE_GRID,
+    TEST_STREAM,
+    SearchConfig,
+    held_out_problems,
+    random_search,
 )
+from trainers.meta_loss import meta_loss
+from trainers.meta_train import CONFIG_FILE, WEIGHTS_FILE, MetaTrainConfig
 from trainers.unroll import unroll_from_init
 
-LEARNING_RATE_GRID = tuple(float(x) for x in np.geomspace(1e-4, 10.0, 11))
-BASELINES = ("adam", "rmsprop", "momentum", "sgd")
+BASELINES = GRID_OPTIMIZERS
 DEFAULT_ADAM_LEARNING_RATE = 1e-3
-
-# Problem streams of `problem_seed(..., held_out=True)`: step 0 is the meta-trainer's
-# held-out set; evaluation tunes on step 1 and tests on step 2, so the three are disjoint.
-TUNING_STREAM, TEST_STREAM = 1, 2
 
 
 class CurveRunner:
-    """Per-step losses of a rule on a problem; one compiled loop per (rule, signature)."""
+    """Per-step losses of a rule on a problem; one compiled loop per (rule, signature).
+    `record` is the loss recorded per step (`trainers.unroll`), the minibatch loss by default."""
 
-    def __init__(self, num_steps: int) -> None:
+    def __init__(self, num_steps: int, record: str = "gradient_loss") -> None:
         self.num_steps = int(num_steps)
+        self.record = record
         self._compiled: dict[tuple, Callable] = {}
 
     def __call__(self, rule: UpdateRule, problem: Problem, seed: int) -> np.ndarray:
@@ -56,7 +56,9 @@ class CurveRunner:
         if key not in self._compiled:
 
             def curve(tensors, seed):
-                return unroll_from_init(rule, problem, tensors, seed, self.num_steps).losses
+                return unroll_from_init(
+                    rule, problem, tensors, seed, self.num_steps, record=self.record
+                ).losses
 
             self._compiled[key] = tf.function(curve)
         losses = self._compiled[key](problem.tensors, as_seed(seed)).numpy()
@@ -66,12 +68,6 @@ class CurveRunner:
 def meta_losses(curves: Sequence[np.ndarray], kind: str) -> list[float]:
     """The meta-objective of each curve."""
     return [float(meta_loss(tf.constant(c), kind)) for c in curves]
-
-
-def score(curves: Sequence[np.ndarray], kind: str) -> float:
-    """Mean meta-objective of `curves`; inf when any curve diverged."""
-    values = meta_losses(curves, kind)
-    return float(np.mean(values)) if np.all(np.isfinite(values)) else math.inf
 
 
 @dataclasses.dataclass
@@ -85,22 +81,14 @@ class TunedBaseline:
         return self.learning_rate in (LEARNING_RATE_GRID[0], LEARNING_RATE_GRID[-1])
 
 
-def tune_learning_rate(
-    name: str,
-    tuning_problems: Sequence[Problem],
-    runner: CurveRunner,
-    kind: str,
-    dtype: str,
-    grid: Sequence[float] = LEARNING_RATE_GRID,
-) -> TunedBaseline:
-    """The grid learning rate of baseline `name` with the best mean meta-objective."""
-    rule = rules.get(name, dtype=dtype)
-    scores = {}
-    for lr in grid:
-        rule.log_learning_rate.assign(math.log(lr))
-        scores[lr] = score([runner(rule, p, p.seed) for p in tuning_problems], kind)
-    best = min(scores, key=scores.get)
-    return TunedBaseline(name, best, scores)
+def tune_learning_rate(config: MetaTrainConfig, name: str, num_problems: int) -> TunedBaseline:
+    """The grid learning rate of baseline `name` with the best mean meta-objective of the
+    task of `config` on `num_problems` tuning problems (`trainers.baselines`, grid mode)."""
+    search = SearchConfig(num_problems=num_problems, jit_compile=config.jit_compile, mode="grid")
+    result = random_search(config, name, search)
+    grid = result.grid["learning_rate"]
+    scores = {grid[i]: score for (i,), score in zip(result.indices, result.scores)}
+    return TunedBaseline(name, result.best["learning_rate"], scores)
 
 
 def evaluate(
@@ -112,22 +100,16 @@ def evaluate(
     baselines: Sequence[str] = BASELINES,
 ) -> dict:
     """Runs the learned rule and the baselines; returns curves and a summary per optimizer."""
-    runner = CurveRunner(num_steps)
-
-    def held_out(stream: int, count: int) -> list[Problem]:
-        return [
-            sample_problem(config, problem_seed(config, stream, i, held_out=True))
-            for i in range(count)
-        ]
-
-    tuning, test = held_out(TUNING_STREAM, num_tuning_problems), held_out(TEST_STREAM, num_problems)
+    runner = CurveRunner(num_steps, config.record)
+    task = dataclasses.replace(config, unroll_steps=num_steps)
+    test = held_out_problems(config, TEST_STREAM, num_problems)
     learned = rules.get(config.rule, dtype=config.dtype, **config.rule_kwargs)
     load_rule_weights(learned, weights)
     contenders: dict[str, tuple[UpdateRule, dict]] = {f"learned {config.rule}": (learned, {})}
     default_adam = rules.get("adam", learning_rate=DEFAULT_ADAM_LEARNING_RATE, dtype=config.dtype)
     contenders["adam (lr=1e-3, default)"] = (default_adam, {"learning_rate": 1e-3})
     for name in baselines:
-        tuned = tune_learning_rate(name, tuning, runner, config.meta_loss, config.dtype)
+        tuned = tune_learning_rate(task, name, num_tuning_problems)
         rule = rules.get(name, learning_rate=tuned.learning_rate, dtype=config.dtype)
         label = f"{name} (tuned lr={tuned.learning_rate:.3g})"
         contenders[label] = (

@@ -1,0 +1,76 @@
+"""Evaluation: learning-rate tuning through the baselines' grid search, the report, and the
+recorded loss of the run's meta-objective."""
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+
+import problems
+from l2o_tf import rules, save_rule_weights
+from trainers.baselines import LEARNING_RATE_GRID, SearchConfig, random_search
+from trainers.evaluate import (
+    CurveRunner,
+    TunedBaseline,
+    evaluate,
+    tune_learning_rate,
+    write_report,
+)
+from trainers.meta_train import MetaTrainConfig
+
+CONFIG = MetaTrainConfig(
+    problem="quadratic", problem_kwargs={"dim": 5}, rule="sgd", unroll_steps=10, meta_loss="log"
+)
+
+
+def test_tuning_is_the_grid_search_of_the_baselines():
+    tuned = tune_learning_rate(CONFIG, "adam", num_problems=2)
+    assert list(tuned.tuning_scores) == list(LEARNING_RATE_GRID)
+    assert tuned.learning_rate == min(tuned.tuning_scores, key=tuned.tuning_scores.get)
+    search = SearchConfig(num_problems=2, jit_compile=False, mode="grid")
+    result = random_search(CONFIG, "adam", search)
+    assert list(tuned.tuning_scores.values()) == result.scores
+    assert tuned.learning_rate == result.best["learning_rate"]
+
+
+def test_on_grid_edge_means_the_first_or_last_learning_rate():
+    assert TunedBaseline("sgd", LEARNING_RATE_GRID[0], {}).on_grid_edge
+    assert TunedBaseline("sgd", LEARNING_RATE_GRID[-1], {}).on_grid_edge
+    assert not TunedBaseline("sgd", LEARNING_RATE_GRID[5], {}).on_grid_edge
+
+
+def test_evaluate_reports_the_tuned_baselines(tmp_path):
+    weights = save_rule_weights(rules.get("sgd", learning_rate=0.05), str(tmp_path / "sgd.npz"))
+    results = evaluate(
+        CONFIG,
+        weights,
+        num_steps=12,
+        num_problems=2,
+        num_tuning_problems=2,
+        baselines=("sgd", "momentum"),
+    )
+    assert list(results)[:2] == ["learned sgd", "adam (lr=1e-3, default)"]
+    task = dataclasses.replace(CONFIG, unroll_steps=12)  # tuned on the evaluated length
+    for name in ("sgd", "momentum"):
+        expected = tune_learning_rate(task, name, 2)
+        entry = results[f"{name} (tuned lr={expected.learning_rate:.3g})"]
+        assert entry["learning_rate"] == expected.learning_rate
+        assert entry["on_grid_edge"] == expected.on_grid_edge
+        assert entry["curves"].shape == (2, 12)
+    write_report(results, CONFIG, 12, str(tmp_path / "eval"))
+    for name in ("results.md", "results.json", "loss_curves.png"):
+        assert os.path.getsize(tmp_path / "eval" / name) > 0
+
+
+def test_curves_record_the_runs_loss_kind():
+    problem = problems.get(
+        "two_moons", hidden=[4], num_examples=32, batch_size=8, validation_examples=32
+    )
+    rule = rules.get("adam", learning_rate=0.01)
+    train = CurveRunner(6)(rule, problem, seed=0)
+    valid = CurveRunner(6, "validation_loss")(rule, problem, seed=0)
+    assert train.shape == valid.shape == (6,)
+    assert np.all(np.isfinite(valid)) and not np.allclose(train, valid)
+    with pytest.raises(ValueError, match="no validation data"):
+        CurveRunner(6, "validation_loss")(rule, problems.get("quadratic", dim=3), seed=0)
