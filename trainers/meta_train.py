@@ -191,6 +191,11 @@ class MetaTrainer:
             )
             self.meta_optimizer.build(self.rule.trainable_variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="meta_step")
+        # Seconds spent in meta-steps over all sessions of this run (resumes included), so
+        # "time to reach a held-out loss" is read off TensorBoard as `train_seconds`.
+        self.train_seconds = tf.Variable(
+            0.0, dtype=tf.float64, trainable=False, name="train_seconds"
+        )
         truncated = TruncatedBPTT(
             self.rule, config.meta_loss, config.second_order, config.record, config.jit_compile
         )
@@ -199,17 +204,14 @@ class MetaTrainer:
             if config.estimator == "bptt"
             else VariationalBatch(AntitheticSampler(truncated, config.sigma_squared), config.estimator)
         )
-        self.evaluator = FullUnroll(
-            self.rule,
-            config.eval_steps or config.inner_length,
-            config.meta_loss,
-            record=config.record,
-            jit_compile=config.jit_compile,
-        )
+        self.evaluator = self._evaluator(self.rule)
         self.schedule = config.schedule()
         self.runs: list[Run | None] = [None] * config.meta_batch
         checkpoint = tf.train.Checkpoint(
-            rule=self.rule, meta_optimizer=self.meta_optimizer, step=self.step
+            rule=self.rule,
+            meta_optimizer=self.meta_optimizer,
+            step=self.step,
+            train_seconds=self.train_seconds,
         )
         self.manager = tf.train.CheckpointManager(
             checkpoint, os.path.join(logdir, "checkpoints"), max_to_keep=3
@@ -241,11 +243,21 @@ class MetaTrainer:
         with open(path, "w") as f:
             json.dump(current, f, indent=2)
 
-    def held_out_meta_loss(self) -> float:
-        """Mean meta-loss of the current rule over the held-out problem samples."""
-        values = [
-            float(self.evaluator.meta_loss_value(p, p.seed)) for p in self.held_out
-        ]
+    def _evaluator(self, rule: UpdateRule) -> FullUnroll:
+        config = self.config
+        return FullUnroll(
+            rule,
+            config.eval_steps or config.inner_length,
+            config.meta_loss,
+            record=config.record,
+            jit_compile=config.jit_compile,
+        )
+
+    def held_out_meta_loss(self, rule: UpdateRule | None = None) -> float:
+        """Mean meta-loss over the held-out problem samples of the current rule, or of another
+        `rule` (e.g. a tuned baseline, scored exactly as the learned rule is)."""
+        evaluator = self.evaluator if rule is None else self._evaluator(rule)
+        values = [float(evaluator.meta_loss_value(p, p.seed)) for p in self.held_out]
         return float(np.mean(values))
 
     def _current_runs(self, step: int) -> list[Run]:
@@ -302,6 +314,8 @@ class MetaTrainer:
             t0 = time.perf_counter()
             scalars = self.meta_step()
             scalars["seconds_per_meta_step"] = time.perf_counter() - t0
+            self.train_seconds.assign_add(scalars["seconds_per_meta_step"])
+            scalars["train_seconds"] = float(self.train_seconds)
             step = int(self.step)
             if step % config.eval_every == 0 or step == config.steps:
                 scalars["meta_loss/held_out"] = self.held_out_meta_loss()

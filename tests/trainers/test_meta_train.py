@@ -9,6 +9,7 @@ import pytest
 
 from l2o_tf import load_rule_weights, rules
 from trainers.evaluate import evaluate, write_report
+from trainers.logs import read_scalars
 from trainers.meta_train import (
     WEIGHTS_FILE,
     MetaTrainConfig,
@@ -55,8 +56,16 @@ def test_resume_continues_from_the_checkpoint(trained):
     trainer = MetaTrainer(longer, logdir)
     assert int(trainer.step) == 40
     trained_weights = [w.numpy() for w in trainer.rule.weights]
+    seconds = float(trainer.train_seconds)
+    assert seconds > 0  # restored from the checkpoint, not restarted at 0
     result = trainer.train(verbose=False)
     assert result["resumed_from"] == 40 and int(trainer.step) == 45
+    assert float(trainer.train_seconds) > seconds
+    # Logged scalars read back: held-out every 20 steps (and at the end), seconds growing.
+    scalars = read_scalars(logdir)
+    assert list(scalars["meta_loss/held_out"][0]) == [0, 20, 40, 45]
+    steps, spent = scalars["train_seconds"]
+    assert list(steps) == list(range(1, 46)) and np.all(np.diff(spent) > 0)
     assert any(not np.array_equal(a, w.numpy()) for a, w in zip(trained_weights, trainer.rule.weights))
 
 

@@ -1,0 +1,43 @@
+"""Reading a meta-training run's TensorBoard scalars back (for reports and figures)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+
+def read_scalars(logdir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every scalar `trainers.meta_train` logged in `logdir`: tag -> (steps, values), sorted
+    by step; where a resumed run logged a step again, the last value is kept."""
+    if not os.path.isdir(logdir):
+        raise FileNotFoundError(f"No meta-training log directory {logdir!r}.")
+    events = EventAccumulator(logdir, size_guidance={"tensors": 0})
+    events.Reload()
+    scalars = {}
+    for tag in events.Tags()["tensors"]:
+        by_step = {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)}
+        steps = np.array(sorted(by_step), dtype=np.int64)
+        scalars[tag] = (steps, np.array([by_step[s] for s in steps]))
+    return scalars
+
+
+def first_below(
+    scalars: dict[str, tuple[np.ndarray, np.ndarray]], tag: str, threshold: float
+) -> dict[str, float] | None:
+    """The first logged step where `tag` < `threshold`, with the meta-training seconds spent
+    up to it (`train_seconds`; 0 at the first evaluation, before any meta-step), or None."""
+    steps, values = scalars[tag]
+    below = np.flatnonzero(values < threshold)
+    if not below.size:
+        return None
+    step = int(steps[below[0]])
+    seconds_steps, seconds = scalars.get("train_seconds", (np.zeros(0, np.int64), np.zeros(0)))
+    spent = seconds[seconds_steps <= step]
+    return {
+        "step": step,
+        "value": float(values[below[0]]),
+        "train_seconds": float(spent[-1]) if spent.size else 0.0,
+    }
