@@ -14,7 +14,7 @@ from trainers import figures
 from trainers.baselines import QUICK_SEARCH
 from trainers.presets import DYNAMICS_TASKS, get_preset
 
-DYNAMICS = ["dynamics_fig6", "dynamics_fig7", "dynamics_fig9"] + [
+DYNAMICS = ["dynamics_fig6", "dynamics_fig7", "dynamics_schedules", "dynamics_fig9"] + [
     f"dynamics_fig{n}" for n in (10, 11, 12)
 ]
 
@@ -100,6 +100,15 @@ def test_quick_figure_contents(quick_figures):
     assert len(fig7["timescales"]) == 32
     assert len(fig7["full_curve"]) == get_preset("dynamics_linear_regression_quick").unroll_steps
     assert set(fig7["tuned_momentum"]) == {"learning_rate", "momentum"}
+    schedules = _data(out, "dynamics_schedules")
+    for task in DYNAMICS_TASKS:
+        steps = get_preset(f"dynamics_{task}_quick").unroll_steps
+        median = np.array(schedules[task]["median"])
+        assert median.shape == (steps,) and np.all(np.isfinite(median))
+        assert np.all(np.array(schedules[task]["quartile_25"]) <= median + 1e-12)
+        found = schedules[task]["adaptation_positive"] + schedules[task]["adaptation_negative"]
+        assert len(found) == 2 * len(schedules[task]["magnitudes"])
+        assert sum(map(len, found)) > 0 and np.all(np.isfinite(np.concatenate(found)))
     fig9 = _data(out, "dynamics_fig9")
     for task in DYNAMICS_TASKS:
         entries = fig9[task]["optimizers"]
@@ -108,6 +117,12 @@ def test_quick_figure_contents(quick_figures):
             len(e["per_problem"]) == 4 and e["standard_error"] >= 0 for e in entries.values()
         )
         assert fig9[task]["learned_is_best"] == (fig9[task]["best"] == "learned")
+        for o in ("momentum", "rmsprop", "adam"):
+            beat = entries[o]["time_to_beat"]
+            assert np.isfinite(beat["baseline_held_out"])
+            if beat["first_beaten"] is not None:
+                assert beat["first_beaten"]["value"] < beat["baseline_held_out"]
+                assert beat["first_beaten"]["train_seconds"] >= 0
     for number, task in zip((10, 11, 12), DYNAMICS_TASKS):
         data = _data(out, f"dynamics_fig{number}")
         assert data["task"] == task
@@ -124,3 +139,20 @@ def test_cli_reuses_the_runs(quick_figures, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert os.path.exists(tmp_path / "dynamics_fig11.png")
     assert os.path.exists(tmp_path / "dynamics_fig11.json")
+
+
+@pytest.mark.slow
+def test_report_compares_the_named_tasks_alone(quick_figures):
+    _, runs, _ = quick_figures
+    result = subprocess.run(
+        [sys.executable, "-m", "trainers.dynamics_report", "--runs", runs, "--quick",
+         "--tasks", "rosenbrock"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "### rosenbrock" in result.stdout and "linear_regression" not in result.stdout
+    assert "| adam |" in result.stdout and "best:" in result.stdout
+    with open(os.path.join(runs, "comparison_rosenbrock.json")) as f:
+        assert set(json.load(f)["optimizers"]) == {"learned", "momentum", "rmsprop", "adam"}
+

@@ -53,7 +53,7 @@ def get(name: str) -> Figure:
     return _FIGURES[name]
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, (np.generic,)):
@@ -77,7 +77,7 @@ def save(
     figure.savefig(paths[0], dpi=120)
     plt.close(figure)
     with open(paths[1], "w") as f:
-        json.dump(data, f, indent=1, default=_jsonable)
+        json.dump(data, f, indent=1, default=jsonable)
     if arrays:
         paths.append(os.path.join(out, f"{name}.npz"))
         np.savez(paths[-1], **arrays)

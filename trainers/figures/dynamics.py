@@ -6,8 +6,13 @@
   (App. B, C): (a) eigenvalues of J, (b) modes as (timescale |β_j|, learning rate lr_j) with
   the tuned momentum (β, α) as a star, (c) the reduced one-mode linear optimizer against the
   full one on the same test problems.
+- `dynamics_schedules`: the learned optimizers' effective learning rate −∂Δx/∂g over
+  iterations (schedules) and at the fixed points of constant gradients g against |g|
+  (adaptation to the gradient scale), per task (main text; spec "Analysis" 6).
 - `dynamics_fig9`: meta-objective over the test problems, mean ± standard error, learned vs
-  tuned momentum / RMSProp / Adam, per task (App. D.2).
+  tuned momentum / RMSProp / Adam, per task (App. D.2); its data also says when
+  meta-training first beat each tuned baseline on the run's held-out problems
+  (`time_to_beat`: meta-step and meta-training seconds).
 - `dynamics_fig10`, `_fig11`, `_fig12`: the baselines' random searches on linear
   regression, Rosenbrock and two moons (App. D.3): the meta-objective of every sampled
   combination over the grid, one color scale per figure.
@@ -24,9 +29,11 @@ import tensorflow as tf
 
 from l2o_tf.analysis import (
     ReducedLinearRule,
+    effective_learning_rates,
     eigenmodes,
     find_fixed_points,
     gradient_density,
+    learning_rate_adaptation,
     linearize,
     update_function,
 )
@@ -89,6 +96,70 @@ def fig6(out: str, quick: bool, runs: str) -> list[str]:
     return save(out, "dynamics_fig6", fig, data)
 
 
+def _visited_states(states: np.ndarray, count: int) -> np.ndarray:
+    """`count` states drawn (seeded) from recorded trajectory states [P, T, c, N]."""
+    visited = states.reshape(-1, states.shape[-1])
+    rng = np.random.default_rng(0)
+    return visited[rng.choice(len(visited), min(len(visited), count), replace=False)]
+
+
+@register(
+    "dynamics_schedules",
+    "effective learning rate over iterations (schedules) and against a constant gradient's "
+    "size at its fixed points (adaptation), per task",
+)
+def schedules(out: str, quick: bool, runs: str) -> list[str]:
+    plt = _pyplot()
+    r = dynamics_runs(runs, quick)
+    magnitudes = np.geomspace(1e-4, 1e1, 11 if quick else 31)
+    fig, axes = plt.subplots(2, len(TASKS), figsize=(4 * len(TASKS), 6.5), squeeze=False)
+    data = {}
+    for col, task in enumerate(TASKS):
+        rule, states = r.learned(task), r.trajectories(task).states  # [P, T, c, N]
+        # The state before step k is h(k): the initial state, then the recorded h(1) … h(T−1).
+        initial = np.broadcast_to(rule.initial_state(tf.float64).numpy(), states[:, :1].shape)
+        before = np.concatenate([initial, states[:, :-1]], axis=1)
+        rates = effective_learning_rates(rule, before)  # [P, T, c]
+        per_step = rates.transpose(1, 0, 2).reshape(rates.shape[1], -1)
+        quartiles = np.percentile(per_step, [25, 50, 75], axis=1)
+        starts = _visited_states(states, r.sizes.fixed_point_starts)
+        adaptation = {
+            sign: learning_rate_adaptation(rule, sign * magnitudes, starts)
+            for sign in (1.0, -1.0)
+        }
+        top, bottom = axes[0, col], axes[1, col]
+        steps = np.arange(rates.shape[1])
+        top.fill_between(steps, quartiles[0], quartiles[2], alpha=0.3, label="25–75 %")
+        top.plot(steps, quartiles[1], lw=2, label="median")
+        top.set_title(TITLES[task])
+        top.set_xlabel("inner step k")
+        top.set_ylabel("lr(h(k), 0)")
+        for sign, found in adaptation.items():
+            g = np.concatenate([np.full(len(v), m) for v, m in zip(found, magnitudes)])
+            top_rates = np.concatenate(found)
+            bottom.scatter(g, top_rates, s=12, label=f"g {'>' if sign > 0 else '<'} 0")
+        bottom.set_xscale("log")
+        bottom.set_xlabel("constant gradient |g|")
+        bottom.set_ylabel("lr(h*(g), g)")
+        data[task] = {
+            "median": quartiles[1],
+            "quartile_25": quartiles[0],
+            "quartile_75": quartiles[2],
+            "magnitudes": magnitudes,
+            "adaptation_positive": [v.tolist() for v in adaptation[1.0]],
+            "adaptation_negative": [v.tolist() for v in adaptation[-1.0]],
+            "learned": r.provenance(task),
+        }
+    axes[0, 0].legend(fontsize=8)
+    axes[1, 0].legend(fontsize=8)
+    fig.suptitle(
+        "Effective learning rate −∂Δx/∂g: over iterations (top), "
+        "at the fixed points of a constant gradient (bottom)"
+    )
+    fig.tight_layout()
+    return save(out, "dynamics_schedules", fig, data)
+
+
 @register(
     "dynamics_fig7",
     "linear regression: eigenvalues, (timescale, learning rate) of the modes vs tuned "
@@ -103,11 +174,7 @@ def fig7(out: str, quick: bool, runs: str) -> list[str]:
     n = rule.state_size
     # Fixed points at g* = 0 from states visited along the trajectories; the convergence
     # fixed point is the one nearest to the mean final state.
-    visited = trajectories.states.reshape(-1, n)
-    rng = np.random.default_rng(0)
-    starts = visited[
-        rng.choice(len(visited), min(len(visited), r.sizes.fixed_point_starts), replace=False)
-    ]
+    starts = _visited_states(trajectories.states, r.sizes.fixed_point_starts)
     final_states = trajectories.states[:, -1].reshape(-1, n)
     points = find_fixed_points(rule, np.concatenate([starts, final_states]))
     nearest = points.nearest(final_states.mean(axis=0))
@@ -192,18 +259,8 @@ def fig9(out: str, quick: bool, runs: str) -> list[str]:
     fig, axes = plt.subplots(1, len(TASKS), figsize=(4 * len(TASKS), 3.8), squeeze=False)
     data = {}
     for ax, task in zip(axes[0], TASKS):
-        contenders = {"learned": r.learned(task), **{o: r.tuned(task, o) for o in BASELINES}}
-        entries = {}
-        for label, rule in contenders.items():
-            per_problem = np.mean(r.curves(rule, task), axis=1)  # the mean-loss meta-objective
-            entries[label] = {
-                "mean": float(np.mean(per_problem)),
-                "standard_error": float(np.std(per_problem, ddof=1) / np.sqrt(len(per_problem))),
-                "per_problem": per_problem,
-            }
-        for o in BASELINES:
-            entries[o].update(r.search(task, o).summary())
-        best = min(entries, key=lambda k: entries[k]["mean"])
+        comparison = r.comparison(task)
+        entries = comparison["optimizers"]
         means = [entries[k]["mean"] for k in entries]
         errors = [entries[k]["standard_error"] for k in entries]
         ax.bar(
@@ -216,12 +273,7 @@ def fig9(out: str, quick: bool, runs: str) -> list[str]:
         ax.set_xticks(range(len(entries)), list(entries), rotation=20)
         ax.set_ylabel("meta-objective (mean training loss)")
         ax.set_title(f"{TITLES[task]} ({len(r.test_problems(task))} test problems)")
-        data[task] = {
-            "optimizers": entries,
-            "best": best,
-            "learned_is_best": best == "learned",
-            "learned": r.provenance(task),
-        }
+        data[task] = comparison
     fig.tight_layout()
     return save(out, "dynamics_fig9", fig, data)
 

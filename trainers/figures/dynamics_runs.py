@@ -5,8 +5,12 @@ For each task of App. D.1 (`trainers.presets.DYNAMICS_TASKS`):
   with `--quick`) in `RUNS/dynamics_TASK[_quick]`, trained (or resumed) up to the preset's
   meta-steps the first time it is needed;
 - the tuned baselines: `trainers.baselines.random_search`, cached in `RUNS/baselines`;
+- when meta-training first beat each tuned baseline (its logged held-out meta-loss against
+  the baseline's on the same held-out problems, with the meta-training seconds spent);
 - the test problems: fresh samples of the task (`trainers.evaluate.TEST_STREAM`, disjoint
   from training, held-out and tuning seeds), 64 as in Fig. 9 (4 with `--quick`);
+- Fig. 9's comparison of one task (`comparison`; `python -m trainers.dynamics_report
+  --runs DIR --tasks linear_regression` prints it for the named tasks alone);
 - loss curves of any rule on them, and recorded trajectories (gradients and GRU states) of
   the learned rule (`l2o_tf.analysis.Recorder`), all through the one inner loop.
 """
@@ -26,6 +30,7 @@ from l2o_tf.rules.base import UpdateRule
 from problems.base import Problem, as_seed
 from trainers.baselines import OPTIMIZERS, QUICK_SEARCH, SearchConfig, SearchResult, random_search
 from trainers.evaluate import TEST_STREAM, CurveRunner
+from trainers.logs import first_below, read_scalars
 from trainers.meta_train import (
     WEIGHTS_FILE,
     MetaTrainConfig,
@@ -90,13 +95,52 @@ class DynamicsRuns:
         return os.path.join(self.runs, self.preset(task))
 
     @functools.cache
-    def learned(self, task: str) -> UpdateRule:
-        """The meta-trained GRU of `task` (trained or resumed here if unfinished)."""
+    def trainer(self, task: str) -> MetaTrainer:
+        """The meta-training run of `task`, trained (or resumed) here up to its meta-steps."""
         config = self.config(task)
         trainer = MetaTrainer(config, self.logdir(task))
         if int(trainer.step) < config.steps:
             trainer.train(verbose=not self.quick)
-        return trainer.rule
+        return trainer
+
+    def learned(self, task: str) -> UpdateRule:
+        """The meta-trained GRU of `task`."""
+        return self.trainer(task).rule
+
+    def comparison(self, task: str) -> dict:
+        """Fig. 9 of one task: the meta-objective (mean training loss) of the learned rule and
+        each tuned baseline per test problem, mean ± standard error, which is best, and for
+        each baseline its search summary and when meta-training first beat it."""
+        contenders = {"learned": self.learned(task)}
+        contenders.update({o: self.tuned(task, o) for o in BASELINES})
+        entries = {}
+        for label, rule in contenders.items():
+            per_problem = np.mean(self.curves(rule, task), axis=1)
+            entries[label] = {
+                "mean": float(np.mean(per_problem)),
+                "standard_error": float(np.std(per_problem, ddof=1) / np.sqrt(len(per_problem))),
+                "per_problem": per_problem,
+            }
+        for o in BASELINES:
+            entries[o].update(
+                self.search(task, o).summary(), time_to_beat=self.time_to_beat(task, o)
+            )
+        best = min(entries, key=lambda k: entries[k]["mean"])
+        return {
+            "optimizers": entries,
+            "best": best,
+            "learned_is_best": best == "learned",
+            "learned": self.provenance(task),
+        }
+
+    def time_to_beat(self, task: str, optimizer: str) -> dict:
+        """When meta-training first beat tuned `optimizer`: the baseline's mean meta-loss on
+        the run's held-out problems (scored by the run's own evaluator) and the first logged
+        held-out evaluation below it (step and meta-training seconds), or None."""
+        trainer = self.trainer(task)
+        baseline = trainer.held_out_meta_loss(self.tuned(task, optimizer))
+        first = first_below(read_scalars(self.logdir(task)), "meta_loss/held_out", baseline)
+        return {"baseline_held_out": baseline, "first_beaten": first}
 
     def provenance(self, task: str) -> dict:
         """The checkpoint and config a figure used (ARCHITECTURE.md, reproducibility)."""
@@ -167,3 +211,4 @@ def _recorded_run(recorder: Recorder, problem: Problem, steps: int):
 def dynamics_runs(runs: str, quick: bool) -> DynamicsRuns:
     """One `DynamicsRuns` per (directory, size) and process, so figures share their work."""
     return DynamicsRuns(os.path.abspath(runs), quick)
+

@@ -1,0 +1,68 @@
+r"""Fig. 9's comparison (dynamics paper App. D.2) for chosen tasks, without the figure.
+
+    python -m trainers.dynamics_report --runs DIR --tasks linear_regression,rosenbrock
+
+Trains each task's GRU first if its run in DIR is unfinished (resumable), tunes the baselines
+(cached), and prints per optimizer the meta-objective over the 64 test problems (mean ±
+standard error) and when meta-training first beat each tuned baseline on the run's held-out
+problems (meta-step and seconds of meta-training). The same runs directory serves
+`python -m trainers.figures dynamics_fig9 --runs DIR`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from trainers.figures.base import jsonable
+from trainers.figures.dynamics_runs import TASKS, dynamics_runs
+
+
+def comparison_table(task: str, comparison: dict) -> str:
+    """Fig. 9's numbers of one task as a Markdown table."""
+    rows = [
+        f"### {task}: meta-objective over the test problems (mean ± standard error)",
+        "",
+        "| optimizer | meta-objective | first beaten by meta-training (step, seconds) |",
+        "|---|---|---|",
+    ]
+    for name, entry in comparison["optimizers"].items():
+        mean = f"{entry['mean']:.4g} ± {entry['standard_error']:.2g}"
+        rows.append(f"| {name} | {mean} | {_first_beaten(entry)} |")
+    rows += ["", f"best: {comparison['best']}"]
+    return "\n".join(rows)
+
+
+def _first_beaten(entry: dict) -> str:
+    if "time_to_beat" not in entry:  # the learned rule itself
+        return "–"
+    first = entry["time_to_beat"]["first_beaten"]
+    return f"step {first['step']}, {first['train_seconds']:.0f} s" if first else "not yet"
+
+
+def main(argv: list[str]) -> None:
+    """Fig. 9's comparison for the named tasks only, as tables on stdout and
+    `RUNS/comparison_TASK.json`."""
+    from absl import flags
+
+    del argv
+    f = flags.FLAGS
+    unknown = [task for task in f.tasks if task not in TASKS]
+    if unknown:
+        raise ValueError(f"Unknown tasks {unknown}; the tasks are {', '.join(TASKS)}.")
+    r = dynamics_runs(f.runs, f.quick)
+    for task in f.tasks:
+        comparison = r.comparison(task)
+        with open(os.path.join(r.runs, f"comparison_{task}.json"), "w") as out:
+            json.dump(comparison, out, indent=1, default=jsonable)
+        print(comparison_table(task, comparison), flush=True)
+
+
+if __name__ == "__main__":
+    from absl import app, flags
+
+    flags.DEFINE_string("runs", None, "Directory of trained optimizers and tuned baselines.")
+    flags.DEFINE_list("tasks", list(TASKS), "Tasks to compare.")
+    flags.DEFINE_bool("quick", False, "Test sizes instead of the paper's.")
+    flags.mark_flag_as_required("runs")
+    app.run(main)
