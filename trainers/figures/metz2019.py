@@ -1,4 +1,5 @@
-"""Toy studies of Metz et al. 2019 (spec "Toy studies"; §2.3–2.4, Fig. 2a–c, 3, App. B, Fig. 9).
+"""Toy studies of Metz et al. 2019 (spec "Toy studies"; §2.3–2.4, Fig. 2a–c, 3, App. B, Fig. 9;
+Fig. 2d–f and Fig. 4 are in `metz2019_landscapes.py`).
 
 The inner problem is the 1-D loss with two local minima l(w) = (w − 4)(w − 3) w² from the
 fixed start w(0) = −1.2 (`problems/two_minima.py`), trained by a hand-designed rule whose one
@@ -68,7 +69,7 @@ import tensorflow as tf
 
 from l2o_tf import rules
 from l2o_tf.rules.base import Params, State, UpdateRule
-from problems.base import as_seed
+from problems.base import Problem, as_seed, fold_in
 from problems.two_minima import (
     GLOBAL_MINIMIZER,
     LOCAL_MINIMIZER,
@@ -129,6 +130,38 @@ class _ParameterRecorder(UpdateRule):
         return self.rule.eval_point(params, state["inner"])
 
 
+def trajectories(
+    rule: UpdateRule,
+    weight: str,
+    values: Sequence[float],
+    num_steps: int,
+    problem: Problem,
+    seed: int = 0,
+) -> np.ndarray:
+    """The flat parameters w(t), t = 0…T, of `rule` on `problem` for every value of the
+    rule's weight `weight`, all from the same seed (same w(0), minibatches and noise).
+
+    `values` are in the weight's own coordinates (log α, logit β); the weight is assigned per
+    value and the compiled loop reused. Returns [len(values), T + 1, n_params] (w(0) first).
+    """
+    recorder = _ParameterRecorder(rule, num_steps)
+    variable = getattr(rule, weight)
+
+    @tf.function
+    def trajectory(seed):
+        result = unroll_from_init(recorder, problem, problem.tensors, seed, num_steps)
+        return result.state["params"].stack()  # [T, n]
+
+    seed = as_seed(seed)
+    w0 = np.concatenate([p.numpy().ravel() for p in problem.init_params(fold_in(seed, 0))])
+    out = np.empty((len(values), num_steps + 1, w0.size))
+    for i, value in enumerate(values):
+        variable.assign(value)
+        out[i, 0] = w0
+        out[i, 1:] = trajectory(seed).numpy()
+    return out
+
+
 def sweep(
     rule: UpdateRule,
     weight: str,
@@ -136,27 +169,10 @@ def sweep(
     num_steps: int,
     problem: TwoMinima | None = None,
 ) -> np.ndarray:
-    """w(t), t = 0…T, of `rule` on `problem` for every value of the rule's weight `weight`.
-
-    `values` are in the weight's own coordinates (log α, logit β); the weight is assigned per
-    value and the compiled loop reused. Returns [len(values), T + 1] (w(0) first).
-    """
+    """w(t), t = 0…T, of `rule` on the 1-D `problem` (default `TwoMinima`) for every value of
+    the rule's weight `weight` (see `trajectories`). Returns [len(values), T + 1]."""
     problem = problem or TwoMinima(dtype=DTYPE)
-    recorder = _ParameterRecorder(rule, num_steps)
-    variable = getattr(rule, weight)
-
-    @tf.function
-    def trajectory(seed):
-        result = unroll_from_init(recorder, problem, problem.tensors, seed, num_steps)
-        return result.state["params"].stack()[:, 0]  # [T]
-
-    w0 = float(problem.init_params(0)[0][0])
-    out = np.empty((len(values), num_steps + 1))
-    for i, value in enumerate(values):
-        variable.assign(value)
-        out[i, 0] = w0
-        out[i, 1:] = trajectory(as_seed(0)).numpy()
-    return out
+    return trajectories(rule, weight, values, num_steps, problem)[:, :, 0]
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -468,5 +484,6 @@ __all__ = [
     "momentum_sweep",
     "roughness",
     "sweep",
+    "trajectories",
     "truncation_study",
 ]
