@@ -118,6 +118,8 @@ def test_quick_figure_contents(quick_figures):
         )
         assert fig9[task]["learned_is_best"] == (fig9[task]["best"] == "learned")
         for o in ("momentum", "rmsprop", "adam"):
+            gap = np.array(entries[o]["per_problem"]) - np.array(entries["learned"]["per_problem"])
+            assert entries[o]["gap_to_learned"]["mean"] == pytest.approx(gap.mean())
             beat = entries[o]["time_to_beat"]
             assert np.isfinite(beat["baseline_held_out"])
             if beat["first_beaten"] is not None:

@@ -110,7 +110,9 @@ class DynamicsRuns:
     def comparison(self, task: str) -> dict:
         """Fig. 9 of one task: the meta-objective (mean training loss) of the learned rule and
         each tuned baseline per test problem, mean ± standard error, which is best, and for
-        each baseline its search summary and when meta-training first beat it."""
+        each baseline its search summary, its paired gap to the learned rule (baseline −
+        learned on the same problems, mean ± standard error) and when meta-training first
+        beat it."""
         contenders = {"learned": self.learned(task)}
         contenders.update({o: self.tuned(task, o) for o in BASELINES})
         entries = {}
@@ -121,9 +123,16 @@ class DynamicsRuns:
                 "standard_error": float(np.std(per_problem, ddof=1) / np.sqrt(len(per_problem))),
                 "per_problem": per_problem,
             }
+        learned = entries["learned"]["per_problem"]
         for o in BASELINES:
+            gap = entries[o]["per_problem"] - learned  # paired: the same test problems
             entries[o].update(
-                self.search(task, o).summary(), time_to_beat=self.time_to_beat(task, o)
+                self.search(task, o).summary(),
+                time_to_beat=self.time_to_beat(task, o),
+                gap_to_learned={
+                    "mean": float(np.mean(gap)),
+                    "standard_error": float(np.std(gap, ddof=1) / np.sqrt(len(gap))),
+                },
             )
         best = min(entries, key=lambda k: entries[k]["mean"])
         return {
