@@ -18,11 +18,18 @@ turns the raw gradient into what the optimizer sees in two steps (seed 001 probl
 `transform_gradients` is where a problem changes its gradients (the sparse-gradient
 transform zeroes entries, Wichrowska et al. 2017 §4.1.5) and where IndexedSlices (embedding
 lookups) become dense tensors for the update rules.
+
+Validation data (the L_valid outer objective of Metz et al. 2019, Fig. 1 and §4.4: the inner
+training uses D_train, the outer loss is measured on D_valid of the same task): a
+`DatasetProblem` built with `validation_examples=n > 0` holds out n of its examples, chosen
+with its data generator, as `tensors["x_valid"], tensors["y_valid"]`, disjoint from the
+training examples; `validation_batch_fn` minibatches them like the training data.
 """
 
 from __future__ import annotations
 
 import abc
+import logging
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -30,6 +37,7 @@ import tensorflow as tf
 
 from l2o_tf.random import as_seed, fold_in, normal, uniform  # noqa: F401 (re-exported)
 
+logger = logging.getLogger(__name__)
 Batch = Any  # a nest of tensors, or None
 
 
@@ -169,21 +177,74 @@ class DatasetProblem(Problem):
     `batch_size=None` uses the full data set every step. Subclasses draw their data from
     `self.data_rng`: the sample's own generator, or a fixed `data_seed` for families whose
     samples share one data set (the release fixes e.g. `random(10, 1000, seed 123)`), and
-    name it in `data_source` (e.g. "generated:random", "tfds:mnist").
+    store it with `_set_data(x, y, source)`, which names it in `data_source` (e.g.
+    "generated:random", "tfds:mnist") and holds out the validation split.
+
+    Args:
+        batch_size: minibatch size, or None for the full batch (default).
+        data_seed: fixed seed of the data set; None draws it from `seed` (default).
+        validation_examples: number of examples held out as the validation split (see the
+            module docstring); 0 (default) for none. Where the problem's size is a number of
+            examples to draw (generated sets, image subsets) that many extra examples are
+            drawn (`_with_validation`), so the training set keeps its size; where it takes
+            all the images there are, the validation examples come out of them.
+        **kwargs: `seed`, `gradient_noise`, `dtype` (see `Problem`).
     """
 
     data_source: str = ""
 
-    def __init__(self, batch_size: int | None = None, data_seed: int | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        batch_size: int | None = None,
+        data_seed: int | None = None,
+        validation_examples: int = 0,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 or None, got {batch_size}.")
+        if validation_examples < 0:
+            raise ValueError(f"validation_examples must be >= 0, got {validation_examples}.")
         self.batch_size = batch_size
         self.data_seed = data_seed
+        self.validation_examples = int(validation_examples)
         self.data_rng = self.rng if data_seed is None else np.random.default_rng(data_seed)
 
     def _static_config(self) -> tuple:
         return (self.batch_size,)
+
+    def _with_validation(self, num_examples: int | None) -> int | None:
+        """How many examples to generate for `num_examples` training examples (None: all)."""
+        return None if num_examples is None else num_examples + self.validation_examples
+
+    def _set_data(self, x: np.ndarray, y: np.ndarray, source: str) -> None:
+        """Stores the examples x [N, ...], y [N] in `tensors`, minus a held-out validation
+        split of `validation_examples` random examples (drawn from `data_rng`)."""
+        self.data_source = source
+        if not self.validation_examples:
+            self.tensors = {"x": self._constant(x), "y": self._constant(y)}
+            logger.info("%s: %d examples from %s.", self.name, len(x), source)
+            return
+        if self.validation_examples >= len(x):
+            raise ValueError(
+                f"{self.name}: validation_examples={self.validation_examples} leaves no "
+                f"training data of the {len(x)} examples from {source}."
+            )
+        order = self.data_rng.permutation(len(x))
+        valid, train = order[: self.validation_examples], order[self.validation_examples :]
+        self.tensors = {
+            "x": self._constant(x[train]),
+            "y": self._constant(y[train]),
+            "x_valid": self._constant(x[valid]),
+            "y_valid": self._constant(y[valid]),
+        }
+        logger.info(
+            "%s: %d training and %d validation examples from %s.",
+            self.name,
+            len(train),
+            len(valid),
+            source,
+        )
 
     def full_batch(self, tensors: dict[str, tf.Tensor]) -> Batch:
         return tensors["x"], tensors["y"]

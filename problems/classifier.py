@@ -17,13 +17,18 @@ attribute `data_source` records which ("generated:random", "tfds:mnist",
 
 Initializations (`init`): "release" N(0, 1)·1.2/√shape[0] for every tensor (default);
 "he" N(0, 2/fan_in) weights and N(0, 0.1²) biases (the release's MLP test problems);
-"small" N(0, 0.01²) (the release's conv net).
+"small" N(0, 0.01²) (the release's conv net); "glorot" Glorot-uniform weights
+U(±√(6/(fan_in + fan_out))) and zero biases (Glorot & Bengio 2010; the conv nets of Metz et
+al. 2019 App. D.2; the fans of a conv kernel include its receptive field).
+
+Validation split (`validation_examples`, `DatasetProblem`): generated sets and image subsets
+draw `num_examples + validation_examples` examples; with `num_examples=None` the validation
+examples are held out of all the images.
 """
 
 from __future__ import annotations
 
 import abc
-import logging
 import math
 from typing import Any, Callable, Mapping, Sequence
 
@@ -31,9 +36,8 @@ import numpy as np
 import tensorflow as tf
 
 from problems import datasets, image_data
-from problems.base import Batch, DatasetProblem, fold_in, normal
+from problems.base import Batch, DatasetProblem, fold_in, normal, uniform
 
-logger = logging.getLogger(__name__)
 L2_SCALE = 1e-3
 ACTIVATIONS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
     "sigmoid": tf.sigmoid,
@@ -41,6 +45,18 @@ ACTIVATIONS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
     "tanh": tf.tanh,
     "identity": tf.identity,
 }
+
+
+Initializer = Callable[[Sequence[int], tf.Tensor, tf.DType], tf.Tensor]  # (shape, seed, dtype)
+
+
+def _scaled_normal(scale: Callable[[Sequence[int]], float]) -> Initializer:
+    """N(0, 1)·scale(shape)."""
+
+    def init(shape: Sequence[int], seed: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+        return scale(shape) * normal(shape, seed, dtype)
+
+    return init
 
 
 def _release_scale(shape: Sequence[int]) -> float:
@@ -51,10 +67,21 @@ def _he_scale(shape: Sequence[int]) -> float:
     return math.sqrt(2.0 / math.prod(shape[:-1])) if len(shape) > 1 else 0.1
 
 
-INITS: dict[str, Callable[[Sequence[int]], float]] = {
-    "release": _release_scale,
-    "he": _he_scale,
-    "small": lambda shape: 0.01,
+def glorot_uniform(shape: Sequence[int], seed: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """U(±√(6/(fan_in + fan_out))) for a kernel [..., fan_in, fan_out] (the leading
+    dimensions, a conv kernel's receptive field, multiply both fans); zeros for a bias."""
+    if len(shape) == 1:
+        return tf.zeros(shape, dtype)
+    receptive_field = math.prod(shape[:-2])
+    limit = math.sqrt(6.0 / (receptive_field * (shape[-2] + shape[-1])))
+    return limit * (2.0 * uniform(shape, seed, dtype) - 1.0)
+
+
+INITS: dict[str, Initializer] = {
+    "release": _scaled_normal(_release_scale),
+    "he": _scaled_normal(_he_scale),
+    "small": _scaled_normal(lambda shape: 0.01),
+    "glorot": glorot_uniform,
 }
 
 
@@ -108,10 +135,9 @@ class Classifier(DatasetProblem):
         num_examples: size of a generated data set, or of a subset of an image set (None:
             all images).
         dataset_kwargs: extra arguments of the data set (e.g. {"sep": 2.0} for "random").
-        init: "release", "he" or "small" (see the module docstring).
-        batch_size: minibatch size, or None for the full batch.
-        data_seed: fixed seed of the data set; None draws it from `seed` (default).
-        **kwargs: `seed`, `gradient_noise`, `dtype` (see `Problem`).
+        init: "release", "he", "small" or "glorot" (see the module docstring).
+        **kwargs: `batch_size`, `data_seed`, `validation_examples` (see `DatasetProblem`),
+            `seed`, `gradient_noise`, `dtype` (see `Problem`).
     """
 
     def __init__(
@@ -134,19 +160,24 @@ class Classifier(DatasetProblem):
         self.dataset_kwargs = dict(dataset_kwargs or {})
         self.init = init
 
-    def _set_data(self, x: np.ndarray, y: np.ndarray, source: str) -> None:
-        self.tensors = {"x": self._constant(x), "y": self._constant(y)}
-        self.data_source = source
-        logger.info("%s: %d examples from %s.", self.name, len(x), source)
+    def _load_features(self, num_features: int) -> tuple[np.ndarray, np.ndarray, str]:
+        """`load_features` of this problem's data set, with room for the validation split."""
+        return load_features(
+            self.dataset,
+            self.data_rng,
+            self._with_validation(self.num_examples),
+            num_features,
+            self.num_classes,
+            self.dataset_kwargs,
+        )
 
     def _static_config(self) -> tuple:
         return super()._static_config() + (self.init,)
 
     def init_params(self, seed: int | tf.Tensor = 0) -> list[tf.Tensor]:
-        scale = INITS[self.init]
+        init = INITS[self.init]
         return [
-            scale(shape) * normal(shape, fold_in(seed, i), self.dtype)
-            for i, shape in enumerate(self.param_shapes)
+            init(shape, fold_in(seed, i), self.dtype) for i, shape in enumerate(self.param_shapes)
         ]
 
     @abc.abstractmethod

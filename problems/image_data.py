@@ -11,6 +11,10 @@ train an MLP and a conv net on MNIST; the release's MNIST loader was stripped. H
                 20×20 box of a 28×28 frame);
    - "cifar10": 8×8 → 32×32, grey copied to 3 channels (32×32×3; a shape stand-in only).
 
+"mnist14" is "mnist" (either source) averaged over 2×2 blocks to 14×14×1: the "14x14 MNIST"
+of the out-of-distribution problems of Metz et al. 2019 (App. F; the paper does not say how
+it downsamples).
+
 `load(name)` returns an `ImageData` whose `source` says which one was used
 ("tfds:mnist" or "sklearn_digits"), and logs it (a warning for the stand-in). Images are
 float32 in [0, 1], NHWC.
@@ -28,7 +32,7 @@ from sklearn.datasets import load_digits
 
 logger = logging.getLogger(__name__)
 
-SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
+SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3), "mnist14": (14, 14, 1)}
 DIGITS_SOURCE = "sklearn_digits"
 
 
@@ -40,13 +44,17 @@ class ImageData(NamedTuple):
 
 @functools.lru_cache(maxsize=8)
 def load(name: str, split: str = "train", data_dir: str | None = None) -> ImageData:
-    """The `split` of image data set `name` ("mnist" or "cifar10"), never downloading.
+    """The `split` of image data set `name` (one of `SHAPES`), never downloading.
 
     Cached per process (the arrays are shared: do not modify them in place); the source is
     logged once, at the first load.
     """
     if name not in SHAPES:
         raise ValueError(f"Unknown image data set {name!r}; use one of {', '.join(SHAPES)}.")
+    if name == "mnist14":
+        mnist = load("mnist", split, data_dir)
+        x = mnist.x.reshape(-1, 14, 2, 14, 2, 1).mean(axis=(2, 4))  # 2×2 block means
+        return mnist._replace(x=x)
     data = _from_tfds(name, split, data_dir)
     if data is None:
         data = _digits_stand_in(name)
@@ -64,7 +72,11 @@ def load(name: str, split: str = "train", data_dir: str | None = None) -> ImageD
     return data
 
 
-def _from_tfds(name: str, split: str, data_dir: str | None) -> ImageData | None:
+def tfds_arrays(
+    name: str, split: str, data_dir: str | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Images (uint8, as stored) and int64 labels of a tensorflow-datasets data set, or None
+    when it is not prepared in `data_dir` (`download=False`: nothing is ever fetched)."""
     try:
         import tensorflow_datasets as tfds
 
@@ -81,7 +93,15 @@ def _from_tfds(name: str, split: str, data_dir: str | None) -> ImageData | None:
     except (ImportError, AssertionError, OSError, ValueError) as error:
         logger.info("tensorflow-datasets has no local %s: %s", name, error)
         return None
-    return ImageData(images.astype(np.float32) / 255.0, labels.astype(np.int64), f"tfds:{name}")
+    return images, labels.astype(np.int64)
+
+
+def _from_tfds(name: str, split: str, data_dir: str | None) -> ImageData | None:
+    arrays = tfds_arrays(name, split, data_dir)
+    if arrays is None:
+        return None
+    images, labels = arrays
+    return ImageData(images.astype(np.float32) / 255.0, labels, f"tfds:{name}")
 
 
 def _digits_stand_in(name: str) -> ImageData:

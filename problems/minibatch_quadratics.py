@@ -26,7 +26,8 @@ VARIANTS = ("paper", "release")
 
 
 class _SymmetricDataQuadratic(DatasetProblem):
-    """Parameters (1, n) and `random_symmetric(n, num_examples)` data."""
+    """Parameters (1, n) and `random_symmetric(n, num_examples)` data; no validation split
+    (held-out rows would break the symmetry)."""
 
     def __init__(self, dim: int = 10, num_examples: int = 1000, **kwargs: Any):
         super().__init__(**kwargs)
@@ -34,10 +35,14 @@ class _SymmetricDataQuadratic(DatasetProblem):
             raise ValueError(
                 f"{self.name}: need dim >= 1 and num_examples >= 2, got {dim}, {num_examples}."
             )
+        if self.validation_examples:
+            raise ValueError(
+                f"{self.name}: no validation split; held-out rows would break the symmetry of "
+                "the data that puts the minimum at θ = 0."
+            )
         self.dim = int(dim)
         x, y = datasets.random_symmetric(self.data_rng, num_examples, self.dim)
-        self.tensors = {"x": self._constant(x), "y": self._constant(y)}
-        self.data_source = "generated:random_symmetric"
+        self._set_data(x, y, "generated:random_symmetric")
 
     @property
     def param_shapes(self) -> list[tuple[int, ...]]:

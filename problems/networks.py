@@ -3,9 +3,12 @@
 - `FullyConnected(d, c, hidden, activation)`: per layer W (fan_in, fan_out), b (fan_out);
   the activation after every layer but the last. Meta-training uses sigmoid MLPs on
   `random_mlp` data; the test problems use MLPs on `random` data and on MNIST.
-- `ConvNet(image_shape, c, filters, activation)`: stride-1 SAME convolutions (filters
+- `ConvNet(image_shape, c, filters, activation)`: SAME convolutions (filters
   (h, w, out_channels)), each followed by the activation, then flatten and one dense layer.
   `image_shape` is (channels, height, width) as in the release; images are NHWC inside.
+  The release's nets are stride 1, without conv biases, and flatten; the conv nets of Metz et
+  al. 2019 (App. D.2, App. F) use `strides` (e.g. 2, 2, 1), `conv_biases=True` and
+  `pooling="mean"` (global average pooling before the dense layer).
 
 Loss, L2 term, inits and data are `problems.classifier.Classifier`'s. Defaults follow the
 release: FullyConnected init N(0, 1)·1.2/√fan_in ("release"; the MLP test problems use
@@ -17,9 +20,12 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import tensorflow as tf
 
-from problems.classifier import ACTIVATIONS, Classifier, load_features
+from problems.classifier import ACTIVATIONS, Classifier
+
+POOLINGS = ("flatten", "mean")
 
 
 def _check_activation(name: str, activation: str) -> str:
@@ -41,8 +47,8 @@ class FullyConnected(Classifier):
         dataset: "random" (default), "random_mlp", "mnist", "cifar10".
         num_examples: size of a generated data set (default 1000), or of an image subset.
         dataset_kwargs: extra data set arguments. Default none.
-        **kwargs: `init`, `batch_size`, `data_seed`, `seed`, `gradient_noise`, `dtype`
-            (see `Classifier`).
+        **kwargs: `init`, `batch_size`, `data_seed`, `validation_examples`, `seed`,
+            `gradient_noise`, `dtype` (see `Classifier`).
     """
 
     name = "fully_connected"
@@ -61,16 +67,7 @@ class FullyConnected(Classifier):
         super().__init__(num_classes, dataset, num_examples, dataset_kwargs, **kwargs)
         self.activation = _check_activation(self.name, activation)
         self.widths = [int(num_features), *[int(h) for h in hidden], self.num_classes]
-        self._set_data(
-            *load_features(
-                dataset,
-                self.data_rng,
-                num_examples,
-                self.widths[0],
-                self.num_classes,
-                dataset_kwargs,
-            )
-        )
+        self._set_data(*self._load_features(self.widths[0]))
 
     @property
     def param_shapes(self) -> list[tuple[int, ...]]:
@@ -104,8 +101,13 @@ class ConvNet(Classifier):
             channels·height·width features reshaped to images.
         num_examples: size of a generated data set, or of an image subset (None: all).
         dataset_kwargs: extra data set arguments. Default none.
-        **kwargs: `init` (default "small"), `batch_size`, `data_seed`, `seed`,
-            `gradient_noise`, `dtype` (see `Classifier`).
+        init: default "small" (see `Classifier`).
+        strides: per conv layer; None (default) for stride 1 everywhere.
+        conv_biases: a bias after every convolution. Default False.
+        pooling: "flatten" (default) or "mean" (global average pooling) before the dense
+            layer.
+        **kwargs: `batch_size`, `data_seed`, `validation_examples`, `seed`, `gradient_noise`,
+            `dtype` (see `Classifier`).
     """
 
     name = "conv_net"
@@ -120,39 +122,70 @@ class ConvNet(Classifier):
         num_examples: int | None = None,
         dataset_kwargs: Mapping[str, Any] | None = None,
         init: str = "small",
+        strides: Sequence[int] | None = None,
+        conv_biases: bool = False,
+        pooling: str = "flatten",
         **kwargs: Any,
     ):
         super().__init__(num_classes, dataset, num_examples, dataset_kwargs, init=init, **kwargs)
         self.activation = _check_activation(self.name, activation)
+        if pooling not in POOLINGS:
+            raise ValueError(
+                f"{self.name}: pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}."
+            )
         channels, height, width = (int(v) for v in image_shape)
         self.image_shape = (channels, height, width)
         self.filters = [tuple(int(v) for v in f) for f in filters]
-        x, y, source = load_features(
-            dataset,
-            self.data_rng,
-            num_examples,
-            channels * height * width,
-            self.num_classes,
-            dataset_kwargs,
-        )
-        self._set_data(x.reshape(len(x), height, width, channels), y, source)
+        self.strides = [1] * len(self.filters) if strides is None else [int(s) for s in strides]
+        if len(self.strides) != len(self.filters) or min(self.strides, default=1) < 1:
+            raise ValueError(
+                f"{self.name}: need one stride >= 1 per conv layer, got {self.strides} for "
+                f"{len(self.filters)} layers."
+            )
+        self.conv_biases = bool(conv_biases)
+        self.pooling = pooling
+        self._set_data(*self._load_images())
+
+    def _load_images(self) -> tuple[np.ndarray, np.ndarray, str]:
+        """Images [N, height, width, channels], labels [N] and the data source."""
+        channels, height, width = self.image_shape
+        x, y, source = self._load_features(channels * height * width)
+        return x.reshape(len(x), height, width, channels), y, source
 
     @property
     def param_shapes(self) -> list[tuple[int, ...]]:
         channels, height, width = self.image_shape
         shapes = []
-        for filter_height, filter_width, out_channels in self.filters:
+        for (filter_height, filter_width, out_channels), stride in zip(self.filters, self.strides):
             shapes.append((filter_height, filter_width, channels, out_channels))
+            if self.conv_biases:
+                shapes.append((out_channels,))
             channels = out_channels
-        return shapes + [(height * width * channels, self.num_classes), (self.num_classes,)]
+            height, width = -(-height // stride), -(-width // stride)  # SAME: ⌈size / stride⌉
+        features = channels if self.pooling == "mean" else height * width * channels
+        return shapes + [(features, self.num_classes), (self.num_classes,)]
 
     def _static_config(self) -> tuple:
-        return super()._static_config() + (self.activation,)
+        return super()._static_config() + (
+            self.activation,
+            tuple(self.strides),
+            self.conv_biases,
+            self.pooling,
+        )
 
     def logits_fn(self, params: Sequence[tf.Tensor], x: tf.Tensor) -> tf.Tensor:
         activation = ACTIVATIONS[self.activation]
+        per_layer = 2 if self.conv_biases else 1
         h = x  # [B, H, W, C]
-        for kernel in params[:-2]:
-            h = activation(tf.nn.conv2d(h, kernel, strides=1, padding="SAME"))
+        for layer, stride in enumerate(self.strides):
+            kernel, *bias = params[per_layer * layer : per_layer * (layer + 1)]
+            h = tf.nn.conv2d(h, kernel, strides=stride, padding="SAME")
+            if bias:
+                h = h + bias[0]
+            h = activation(h)
+        if self.pooling == "mean":
+            h = tf.reduce_mean(h, axis=[1, 2])  # [B, C]
+        else:
+            h = tf.reshape(h, [-1, math.prod(h.shape[1:])])  # [B, H·W·C]
         w, b = params[-2:]
-        return tf.reshape(h, [-1, math.prod(h.shape[1:])]) @ w + b
+        return h @ w + b

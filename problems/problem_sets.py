@@ -20,6 +20,9 @@ Deviations, each forced or chosen and said here:
   cross-entropy (see `problems.classifier`); MNIST comes from tensorflow-datasets when it is
   prepared locally, else from the offline stand-in (`problems.image_data`).
 
+`"metz2019_ood"` lists the out-of-distribution test problems of Metz et al. 2019 (App. F,
+`problems.out_of_distribution`); their outer-training family is the registered `conv_task`.
+
 Holding problems out: `ProblemSet.split(fraction, seed)` deals entries into two disjoint
 sets, `exclude(*names)` drops entries by problem name, group or label.
 """
@@ -286,6 +289,13 @@ _GROUPS: dict[str, Callable[[], list[F]]] = {
         for n, size, batch in SYMMETRIC_QUADRATICS
     ],
     "wichrowska2017_test": _test_problems,
+    "metz2019_ood": lambda: [
+        F("mnist14_mlp"),
+        F("mnist14_mlp", hidden=(128, 128, 128)),
+        F("mnist_conv", strides=(2, 1, 2, 1, 1, 1)),
+        F("mnist_conv"),
+        F("conv_task", channels=128, pool="test"),
+    ],
 }
 
 # The release's meta-training mixture (metarun.py), in its order.

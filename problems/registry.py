@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from problems.base import Problem
+from problems.conv_task import ConvTask
 from problems.linear_regression import LinearRegression
 from problems.matmul_algorithm import MatMulAlgorithm
 from problems.minibatch_quadratics import ProjectionQuadratic, SumOfQuadratics
 from problems.networks import ConvNet, FullyConnected
 from problems.norm import Norm
+from problems.out_of_distribution import Mnist14MLP, MnistConvNet
 from problems.quadratic import Bowl, IsotropicQuadratic, Quadratic
 from problems.rosenbrock import Rosenbrock
 from problems.slow_convergence import DependencyChain, MinMaxWell, OutwardSnake
@@ -51,6 +53,9 @@ PROBLEMS: tuple[type[Problem], ...] = (
     OutwardSnake,
     MatMulAlgorithm,
     TwoMinima,
+    ConvTask,
+    Mnist14MLP,
+    MnistConvNet,
 )
 TRANSFORMS: tuple[type[Problem], ...] = (Rescale, SparseProblem, LogObjective, Power, SumTask)
 _REGISTRY: dict[str, type[Problem]] = {cls.name: cls for cls in PROBLEMS + TRANSFORMS}

@@ -98,9 +98,8 @@ class OutwardSnake(DatasetProblem):
     Args:
         dim: n. Default 10.
         num_examples: N, the size of the binary data set. Default 1000.
-        batch_size: minibatch size, or None for the full batch (default).
-        data_seed: fixed seed of the data set; None draws it from `seed` (default).
-        **kwargs: `seed`, `gradient_noise`, `dtype` (see `Problem`).
+        **kwargs: `batch_size`, `data_seed`, `validation_examples` (see `DatasetProblem`),
+            `seed`, `gradient_noise`, `dtype` (see `Problem`).
     """
 
     name = "outward_snake"
@@ -108,9 +107,9 @@ class OutwardSnake(DatasetProblem):
     def __init__(self, dim: int = 10, num_examples: int = 1000, **kwargs: Any):
         super().__init__(**kwargs)
         self.dim = _check_dim(self.name, dim)
-        x, y = datasets.random_binary(self.data_rng, num_examples, self.dim)
-        self.tensors = {"x": self._constant(x), "y": self._constant(y)}
-        self.data_source = "generated:random_binary"
+        num_binary = self._with_validation(num_examples)
+        x, y = datasets.random_binary(self.data_rng, num_binary, self.dim)
+        self._set_data(x, y, "generated:random_binary")
 
     @property
     def param_shapes(self) -> list[tuple[int, ...]]:

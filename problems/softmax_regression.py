@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 import tensorflow as tf
 
 from problems import datasets
-from problems.classifier import Classifier, load_features
+from problems.classifier import Classifier
 
 
 class SoftmaxRegression(Classifier):
@@ -35,8 +35,8 @@ class SoftmaxRegression(Classifier):
         dataset: "random" (default) or another `load_features` data set.
         num_examples: size of the generated data set. Default 1000.
         dataset_kwargs: e.g. {"sep": 2.0}. Default none.
-        **kwargs: `init`, `batch_size`, `data_seed`, `seed`, `gradient_noise`, `dtype`
-            (see `Classifier`).
+        **kwargs: `init`, `batch_size`, `data_seed`, `validation_examples`, `seed`,
+            `gradient_noise`, `dtype` (see `Classifier`).
     """
 
     name = "softmax_regression"
@@ -52,16 +52,7 @@ class SoftmaxRegression(Classifier):
     ):
         super().__init__(num_classes, dataset, num_examples, dataset_kwargs, **kwargs)
         self.num_features = int(num_features)
-        self._set_data(
-            *load_features(
-                dataset,
-                self.data_rng,
-                num_examples,
-                self.num_features,
-                self.num_classes,
-                dataset_kwargs,
-            )
-        )
+        self._set_data(*self._load_features(self.num_features))
 
     @property
     def param_shapes(self) -> list[tuple[int, ...]]:
@@ -80,8 +71,8 @@ class SparseSoftmaxRegression(Classifier):
         num_classes: c; ids lie in [0, c). Default 2.
         num_examples: size of the `noisy_parity_class` data set. Default 5 (the release's).
         dataset_kwargs: `noisy_parity_class` options (`n_ids` = 5, `noise` = 0.25).
-        **kwargs: `init`, `batch_size`, `data_seed`, `seed`, `gradient_noise`, `dtype`
-            (see `Classifier`).
+        **kwargs: `init`, `batch_size`, `data_seed`, `validation_examples`, `seed`,
+            `gradient_noise`, `dtype` (see `Classifier`).
     """
 
     name = "sparse_softmax_regression"
@@ -97,7 +88,10 @@ class SparseSoftmaxRegression(Classifier):
         super().__init__(num_classes, "noisy_parity_class", num_examples, dataset_kwargs, **kwargs)
         self.num_features = int(num_features)
         ids, y = datasets.noisy_parity_class(
-            self.data_rng, num_examples, self.num_classes, **self.dataset_kwargs
+            self.data_rng,
+            self._with_validation(num_examples),
+            self.num_classes,
+            **self.dataset_kwargs,
         )
         self._set_data(ids, y, "generated:noisy_parity_class")
 

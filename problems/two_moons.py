@@ -4,6 +4,8 @@ Data: scikit-learn's `make_moons` (noise 0.1 by default) drawn from the problem'
 is generated locally and needs no download. Model: 2 → hidden… → 1 logit with ReLU hidden
 layers, Glorot-uniform weights and zero biases; loss: mean sigmoid cross-entropy.
 Spec **choices** (documented here): two hidden layers of 32 units, 128 examples, full batch.
+With `validation_examples` > 0 that many extra examples are drawn and held out (the L_valid
+outer objective of Metz et al. 2019, see `problems.base`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import numpy as np
 import tensorflow as tf
 from sklearn.datasets import make_moons
 
-from problems.base import Batch, DatasetProblem, fold_in, uniform
+from problems.base import Batch, DatasetProblem, fold_in
+from problems.classifier import glorot_uniform
 
 
 class TwoMoons(DatasetProblem):
@@ -22,12 +25,11 @@ class TwoMoons(DatasetProblem):
 
     Args:
         hidden: widths of the ReLU hidden layers. Default (32, 32).
-        num_examples: size of the generated data set. Default 128.
+        num_examples: size of the generated training set. Default 128.
         noise: `make_moons` noise. Default 0.1.
-        validation_examples: size of a separate validation set drawn from the same
-            distribution (for the L_valid outer objective); 0 (default) for none.
-        batch_size: minibatch size, or None for the full batch (default).
-        **kwargs: `seed`, `gradient_noise`, `dtype` (see `Problem`).
+        **kwargs: `batch_size` (default None: the full batch), `data_seed`,
+            `validation_examples` (default 0: none) (see `DatasetProblem`), `seed`,
+            `gradient_noise`, `dtype` (see `Problem`).
     """
 
     name = "two_moons"
@@ -37,23 +39,14 @@ class TwoMoons(DatasetProblem):
         hidden: Sequence[int] = (32, 32),
         num_examples: int = 128,
         noise: float = 0.1,
-        validation_examples: int = 0,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.widths = [2, *[int(h) for h in hidden], 1]
         random_state = int(self.data_rng.integers(2**31))
-        x, y = make_moons(num_examples, noise=noise, random_state=random_state)
-        self.data_source = "generated:make_moons"
-        self.tensors = {
-            "x": self._constant(x),
-            "y": self._constant(y.astype(np.float64)[:, None]),
-        }
-        if validation_examples > 0:
-            random_state = int(self.data_rng.integers(2**31))
-            x, y = make_moons(validation_examples, noise=noise, random_state=random_state)
-            self.tensors["x_valid"] = self._constant(x)
-            self.tensors["y_valid"] = self._constant(y.astype(np.float64)[:, None])
+        num_moons = self._with_validation(num_examples)
+        x, y = make_moons(num_moons, noise=noise, random_state=random_state)
+        self._set_data(x, y.astype(np.float64)[:, None], "generated:make_moons")
 
     @property
     def param_shapes(self) -> list[tuple[int, ...]]:
@@ -64,15 +57,10 @@ class TwoMoons(DatasetProblem):
 
     def init_params(self, seed: int | tf.Tensor = 0) -> list[tf.Tensor]:
         """Glorot-uniform kernels, zero biases."""
-        params = []
-        for i, shape in enumerate(self.param_shapes):
-            if len(shape) == 1:
-                params.append(tf.zeros(shape, self.dtype))
-                continue
-            limit = np.sqrt(6.0 / (shape[0] + shape[1]))
-            u = uniform(shape, fold_in(seed, i), self.dtype)
-            params.append(limit * (2.0 * u - 1.0))
-        return params
+        return [
+            glorot_uniform(shape, fold_in(seed, i), self.dtype)
+            for i, shape in enumerate(self.param_shapes)
+        ]
 
     def loss_fn(
         self, tensors: dict[str, tf.Tensor], params: Sequence[tf.Tensor], batch: Batch

@@ -59,7 +59,7 @@ def test_he_init_of_the_test_mlps():
     )
     np.testing.assert_allclose(stds, [np.sqrt(2 / 200), 0.1, np.sqrt(2 / 100), 0.1], rtol=0.25)
     with pytest.raises(ValueError, match="init"):
-        problems.get("fully_connected", init="glorot")
+        problems.get("fully_connected", init="orthogonal")
 
 
 def test_sparse_and_one_hot_lookups_agree_and_the_lookup_gradient_is_indexed_slices():
@@ -112,6 +112,28 @@ def test_conv_net_shapes_logits_and_small_init():
     assert tuple(net.logits_fn(net.init_params(0), net.tensors["x"]).shape) == (30, 3)
     weights = np.concatenate([p.numpy().ravel() for p in net.init_params(0)])
     assert weights.std() == pytest.approx(0.01, rel=0.1)
+
+
+def test_conv_net_strides_biases_and_global_average_pooling():
+    kwargs = dict(image_shape=(2, 7, 7), num_classes=3, dataset="random", num_examples=6)
+    filters = ((3, 3, 4), (3, 3, 5))
+    flat = problems.get("conv_net", filters=filters, strides=(2, 2), **kwargs)
+    assert flat.param_shapes == [(3, 3, 2, 4), (3, 3, 4, 5), (2 * 2 * 5, 3), (3,)]  # 7→4→2
+    net = problems.get(
+        "conv_net", filters=filters, strides=(2, 1), conv_biases=True, pooling="mean", **kwargs
+    )
+    assert net.param_shapes == [(3, 3, 2, 4), (4,), (3, 3, 4, 5), (5,), (5, 3), (3,)]
+    params = [tf.random.normal(shape, seed=i) for i, shape in enumerate(net.param_shapes)]
+    x = net.tensors["x"]
+    h = tf.nn.relu(tf.nn.conv2d(x, params[0], 2, "SAME") + params[1])
+    h = tf.nn.relu(tf.nn.conv2d(h, params[2], 1, "SAME") + params[3])
+    expected = tf.reduce_mean(h, axis=[1, 2]) @ params[4] + params[5]
+    np.testing.assert_allclose(net.logits_fn(params, x).numpy(), expected.numpy(), rtol=1e-5)
+    assert net.signature != flat.signature
+    with pytest.raises(ValueError, match="one stride"):
+        problems.get("conv_net", filters=filters, strides=(2,), **kwargs)
+    with pytest.raises(ValueError, match="pooling"):
+        problems.get("conv_net", filters=filters, pooling="max", **kwargs)
 
 
 def test_image_problems_report_their_data_source():

@@ -37,6 +37,7 @@ SPEC_SETS = {
     "sum_of_quadratics": 10,
     "projection_quadratic": 10,
     "wichrowska2017_test": 12,
+    "metz2019_ood": 5,
 }
 MIXTURE = {
     "quadratic_noisy": 4,
