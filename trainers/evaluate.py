@@ -7,6 +7,9 @@ a log grid (11 values from 1e-4 to 10, seed 002 App. E) by the run's meta-object
 (`meta_loss` of the `record`ed losses) on `--num_tuning_problems` held-out samples, then runs
 the learned rule, every tuned baseline and Adam at its default learning rate (1e-3) on
 `--num_problems` other held-out samples, all through the same inner loop (`trainers.unroll`).
+`--problem_kwargs` (JSON) changes the problem arguments of the evaluation (e.g.
+`'{"pool": "test"}'` for the conv family's outer-test classes) and `--record` the loss
+scored (`validation_loss` for the test loss; the inner training still uses training data).
 The tuning is the grid mode of `trainers.baselines` (its scorer, XLA when the run used it),
 the one tuning path of the package. It writes `results.md` (a table), `results.json` and
 `loss_curves.png` to `--out` (default LOGDIR/eval).
@@ -178,6 +181,21 @@ def write_report(results: dict, config: MetaTrainConfig, num_steps: int, out: st
     print("\n".join(lines))
 
 
+def evaluation_config(
+    config: MetaTrainConfig, problem_kwargs: dict, record: str | None
+) -> MetaTrainConfig:
+    """The run's config with its problem arguments updated by `problem_kwargs` (e.g.
+    `{"pool": "test"}`: the outer-test tasks of the conv family) and, if given, another
+    `record` (e.g. "validation_loss": tune and score by the held-out-data loss, L_valid)."""
+    changed = dataclasses.replace(
+        config,
+        problem_kwargs={**config.problem_kwargs, **problem_kwargs},
+        record=record or config.record,
+    )
+    changed.validate()
+    return changed
+
+
 def main(argv: list[str]) -> None:
     from absl import flags
 
@@ -191,6 +209,7 @@ def main(argv: list[str]) -> None:
         )
     with open(config_path) as fh:
         config = MetaTrainConfig(**json.load(fh))
+    config = evaluation_config(config, json.loads(f.problem_kwargs or "{}"), f.record)
     num_steps = f.steps or config.unroll_steps
     results = evaluate(
         config,
@@ -213,6 +232,12 @@ def _define_flags() -> None:
     flags.DEFINE_integer("num_tuning_problems", 8, "Held-out samples for baseline tuning.")
     flags.DEFINE_list("baselines", list(BASELINES), "Baselines to tune.")
     flags.DEFINE_string("out", None, "Output directory; default LOGDIR/eval.")
+    flags.DEFINE_string(
+        "problem_kwargs", None, 'JSON updating the run\'s problem arguments, e.g. \'{"pool": "test"}\'.'
+    )
+    flags.DEFINE_string(
+        "record", None, "Loss to score by (gradient_loss, full_batch_loss, validation_loss)."
+    )
     flags.mark_flag_as_required("logdir")
 
 

@@ -14,6 +14,7 @@ from trainers.evaluate import (
     CurveRunner,
     TunedBaseline,
     evaluate,
+    evaluation_config,
     tune_learning_rate,
     write_report,
 )
@@ -74,3 +75,11 @@ def test_curves_record_the_runs_loss_kind():
     assert np.all(np.isfinite(valid)) and not np.allclose(train, valid)
     with pytest.raises(ValueError, match="no validation data"):
         CurveRunner(6, "validation_loss")(rule, problems.get("quadratic", dim=3), seed=0)
+
+
+def test_evaluation_config_updates_problem_arguments_and_record():
+    config = evaluation_config(CONFIG, {"dim": 3}, "full_batch_loss")
+    assert config.problem_kwargs == {"dim": 3} and config.record == "full_batch_loss"
+    assert evaluation_config(CONFIG, {}, None) == CONFIG
+    with pytest.raises(ValueError, match="record"):
+        evaluation_config(CONFIG, {}, "test_loss")
