@@ -210,7 +210,7 @@ def main(argv: list[str]) -> None:
     with open(config_path) as fh:
         config = MetaTrainConfig(**json.load(fh))
     config = evaluation_config(config, json.loads(f.problem_kwargs or "{}"), f.record)
-    num_steps = f.steps or config.unroll_steps
+    num_steps = f.steps or config.inner_length
     results = evaluate(
         config,
         f.weights or os.path.join(f.logdir, WEIGHTS_FILE),
@@ -227,7 +227,7 @@ def _define_flags() -> None:
 
     flags.DEFINE_string("logdir", None, "A meta-training log directory (config.json).")
     flags.DEFINE_string("weights", None, "Meta-parameter file; default LOGDIR/rule_weights.npz.")
-    flags.DEFINE_integer("steps", None, "Inner steps; default the run's unroll_steps.")
+    flags.DEFINE_integer("steps", None, "Inner steps; default the run's inner run length.")
     flags.DEFINE_integer("num_problems", 16, "Held-out test problem samples.")
     flags.DEFINE_integer("num_tuning_problems", 8, "Held-out samples for baseline tuning.")
     flags.DEFINE_list("baselines", list(BASELINES), "Baselines to tune.")
