@@ -46,6 +46,7 @@ class GRUCell(keras.layers.Layer):
     >>> cell = GRUCell(units=10, input_size=9)
     >>> h = cell.next_state(x, h)                  # x: [rows, 9], h: [rows, 10]
     >>> h = cell.next_state(x, h, external_bias)   # external_bias: [rows or 1, 30]
+    >>> h_t = cell.next_state(x_t, h_t, feature_axis=0)   # feature-major: [9, n], [10, n]
     """
 
     def __init__(self, units: int, input_size: int, **kwargs: Any) -> None:
@@ -73,19 +74,35 @@ class GRUCell(keras.layers.Layer):
         super().build(input_shape)
 
     def next_state(
-        self, x: tf.Tensor, h: tf.Tensor, external_bias: tf.Tensor | None = None
+        self,
+        x: tf.Tensor,
+        h: tf.Tensor,
+        external_bias: tf.Tensor | None = None,
+        feature_axis: int = 1,
     ) -> tf.Tensor:
-        """h' for inputs x ([rows, inputs]) and state h ([rows, H]); pure."""
+        """h' for inputs x ([rows, inputs]) and state h ([rows, H]), external_bias [rows or 1,
+        3H]; pure. With `feature_axis=0` the same rows stored feature-major: xᵀ [inputs, n],
+        hᵀ [H, n], bias [3H, n or 1], returning h'ᵀ [H, n]."""
         dtype = x.dtype
         units = self.units
-        w_x = tf.cast(self.input_kernel, dtype)
-        w_h = tf.cast(self.recurrent_kernel, dtype)
-        pre = x @ w_x + tf.cast(self.bias, dtype)  # [rows, 3H]
+        w_x = tf.cast(self.input_kernel, dtype)  # [inputs, 3H]
+        w_h = tf.cast(self.recurrent_kernel, dtype)  # [H, 3H]
+        bias = tf.cast(self.bias, dtype)  # [3H]
+
+        def linear(a: tf.Tensor, w: tf.Tensor) -> tf.Tensor:  # a W along the feature axis
+            return tf.matmul(a, w) if feature_axis == 1 else tf.matmul(w, a, transpose_a=True)
+
+        def features(a: tf.Tensor, start: int, stop: int) -> tf.Tensor:
+            return a[:, start:stop] if feature_axis == 1 else a[start:stop]
+
+        if feature_axis == 0:
+            bias = bias[:, None]  # [3H, 1]
         if external_bias is not None:
-            pre = pre + external_bias
-        gates = tf.sigmoid(pre[:, : 2 * units] + h @ w_h[:, : 2 * units])
-        r, u = gates[:, :units], gates[:, units:]
-        c = tf.tanh(pre[:, 2 * units :] + (r * h) @ w_h[:, 2 * units :])
+            bias = bias + external_bias
+        pre = linear(x, w_x) + bias  # 3H features: r, u, c
+        gates = tf.sigmoid(features(pre, 0, 2 * units) + linear(h, w_h[:, : 2 * units]))
+        r, u = features(gates, 0, units), features(gates, units, 2 * units)
+        c = tf.tanh(features(pre, 2 * units, 3 * units) + linear(r * h, w_h[:, 2 * units :]))
         return u * h + (1.0 - u) * c
 
     def get_config(self) -> dict[str, Any]:

@@ -2,9 +2,9 @@
 
 Implements the seed 001 spec `spec/hierarchical_rnn.md`, which restores the equations the
 paper's text lost from the authors' release. Three GRUs (`hierarchical_levels.py`) form a hierarchy:
-a Parameter RNN (level 0) runs on every scalar of every tensor as one [N, D] batch, a Tensor
-RNN (level 1) takes one step per tensor, a Global RNN (level 2) one step per problem; each
-level's previous state is fed down as an external bias of the levels below (§3.1).
+a Parameter RNN (level 0) runs on every scalar of every tensor, a Tensor RNN (level 1) takes
+one step per tensor, a Global RNN (level 2) one step per problem; each level's previous state
+is fed down as an external bias of the levels below (§3.1).
 
 One step, per tensor with n elements and gradient g (taken at the attended point):
 
@@ -41,6 +41,16 @@ the attended point θ_old − exp(s + c) a. D.4 (meta-optimizer decay 0.999) is 
 State: per tensor a dict of [n, ·] rows (see `HierarchicalRNN.init`) and its Tensor-RNN state
 [1, H1]; globally the Global-RNN state [1, H2]. Per parameter H0 + 2K + 3 floats, +1 with
 attention (the offset of the attended point from the parameter).
+
+Layout of the computation (results do not depend on it beyond float round-off; both forms
+are tested against numpy). Steps 1–7 run on groups of tensors (`Layout.groups`): every tensor
+of 4096 or more elements alone, the smaller ones batched, so that per-tensor means are plain
+reductions over static slices and no [N, ·] array of all N parameters is assembled. Steps 1–2
+work on the stored rows ([n, K]); the readouts are computed as rows of [outputs, n]. The
+Parameter RNN runs on rows without XLA and feature-major ([D, n], [H0, n]) under XLA, where
+each gate is then a block of contiguous rows and the elementwise work runs along n, which
+XLA vectorizes far better than rows of 10 or 20 (without XLA the transposes this takes cost
+more than they save).
 """
 
 from __future__ import annotations
@@ -97,6 +107,42 @@ def _repeated_column(initializer: keras.initializers.Initializer, columns: int):
         return tf.tile(initializer((shape[0], 1), dtype), [1, columns])
 
     return initialize
+
+
+def _asinh(x: tf.Tensor) -> tf.Tensor:
+    """asinh(x) = sign(x) log1p(a + a² / (1 + √(1 + a²))), a = |x|, with a² / (1 + √(1 + a²))
+    written as a / (1/a + √(1/a² + 1)) so that nothing overflows: accurate to float round-off
+    for every x (0, tiny, huge). Without XLA it costs about half of `tf.asinh`, whose CPU
+    kernel is a scalar loop (under XLA both compile to the same kind of loop). The gradient
+    1/√(1 + x²) is given explicitly (the formula's own is NaN at x = 0).
+    """
+
+    @tf.custom_gradient
+    def forward(x: tf.Tensor) -> tuple[tf.Tensor, Any]:
+        a = tf.abs(x)
+        inverse = 1.0 / a  # inf at 0, where the fraction below is then 0
+        y = tf.math.log1p(a + a / (inverse + tf.sqrt(tf.square(inverse) + 1.0)))
+
+        def grad(dy: tf.Tensor) -> tf.Tensor:
+            return dy / tf.sqrt(1.0 + tf.square(x))
+
+        return tf.sign(x) * y, grad
+
+    return forward(x)
+
+
+try:  # TensorFlow's own test (its gradients use it to pick XLA forms); not public API
+    from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext
+except ImportError:  # pragma: no cover - then always the layout for running without XLA
+    GraphOrParentsInXlaContext = None
+
+
+def _compiling_with_xla() -> bool:
+    """Whether the step is being traced for XLA (`tf.function(jit_compile=True)`, also when
+    called inside one). Only picks the faster layout; results do not depend on it."""
+    if GraphOrParentsInXlaContext is None:
+        return False
+    return bool(GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
 
 
 def _decays(first: tf.Tensor, count: int, halving: bool) -> tf.Tensor:
@@ -377,7 +423,7 @@ class HierarchicalRNN(UpdateRule):
         log(`deployment_learning_rate`) and there is no noise.
         """
         dtype = params[0].dtype
-        layout = Layout(params)
+        layout = Layout(Layout.static_sizes(params))
         k = self.num_timescales
         log_lr = self._initial_log_lr(layout, seed, dtype)
         tensors = []
@@ -431,38 +477,111 @@ class HierarchicalRNN(UpdateRule):
     def step(
         self, params: Sequence[tf.Tensor], grads: Sequence[tf.Tensor], state: State
     ) -> tuple[Params, State]:
+        """One step (module docstring), computed as described there under "Layout"."""
         self._check_lists(params, grads)
         dtype = params[0].dtype
-        layout = Layout(params)
-        old = {  # the per-element state of all tensors, as rows
-            key: tf.concat([t[key] for t in state["tensors"]], 0)
-            for key in state["tensors"][0]
-            if key not in ("h1", "attention_offset")
-        }
-        g = layout.flatten([tf.cast(g, dtype) for g in grads])  # [N]
-        theta = layout.flatten(params)  # [N]
+        sizes = Layout.static_sizes(params)
+        tensors = state["tensors"]
         h1 = h2 = None
         if self.tensor_rnn is not None:
-            h1 = tf.concat([t["h1"] for t in state["tensors"]], 0)  # [T, H1]
+            h1 = tf.concat([t["h1"] for t in tensors], 0)  # [T, H1]
         if self.global_rnn is not None:
             h2 = state["h2"]  # [1, H2]
-
-        m = self._momentum(g, old)  # [N, K]
-        v, g_hat = self._scaled_gradients(g, m, old, layout)  # [N, K] each
-        features = self._features(g_hat, v, old.get("log_lr"), layout)  # [N, D]
         above = [s for s in (h1, h2) if s is not None]
         parameter_bias = self.parameter_rnn.external_bias(above)  # [T, 3H0]
-        if parameter_bias is not None:
-            parameter_bias = layout.broadcast(parameter_bias)  # [N, 3H0]
-        h0 = self.parameter_rnn.next_state(features, old["h0"], parameter_bias)  # [N, H0]
-        if self.tensor_rnn is not None:
-            tensor_input = tf.concat([layout.mean(h0), layout.mean(features)], 1)  # [T, H0 + D]
-            h1 = self.tensor_rnn.next_state(
-                tensor_input, h1, self.tensor_rnn.external_bias(above[1:])
-            )
+        problem_lr_mean = None
+        if self.relative_lr_input and self.problem_wide_lr_mean:
+            problem_lr_mean = tf.add_n([tf.reduce_sum(t["log_lr"]) for t in tensors]) / sum(sizes)
+        noise: list[tf.Tensor | None] = [None] * len(params)
+        global_state: dict[str, tf.Tensor] = {}
+        if self.has_parameter_noise:  # App. D.1, drawn for all N parameters at once
+            draw = normal([sum(sizes)], fold_in(state["noise_seed"], 0), dtype)
+            noise = [state["noise_scale"] * rows for rows in tf.split(draw, sizes)]
+            global_state["noise_seed"] = fold_in(state["noise_seed"], 1)
+            global_state["noise_scale"] = state["noise_scale"]
 
-        readout = self._readouts(h0, g_hat, layout)
-        new: dict[str, tf.Tensor] = {"h0": h0, "v": v}
+        feature_major = _compiling_with_xla()
+        new_params: list[Any] = [None] * len(params)
+        new_tensors: list[Any] = [None] * len(params)
+        tensor_inputs: list[Any] = [None] * len(params)
+        for group in Layout.groups(sizes):
+            bias = None if parameter_bias is None else tf.gather(parameter_bias, group)
+            thetas, entries, inputs = self._group_step(
+                Layout([sizes[i] for i in group]),
+                [params[i] for i in group],
+                [tf.cast(grads[i], dtype) for i in group],
+                [tensors[i] for i in group],
+                bias,
+                problem_lr_mean,
+                [noise[i] for i in group],
+                feature_major,
+            )
+            for i, theta, entry, tensor_input in zip(group, thetas, entries, inputs):
+                new_params[i], new_tensors[i], tensor_inputs[i] = theta, entry, tensor_input
+
+        if self.tensor_rnn is not None:
+            h1 = self.tensor_rnn.next_state(
+                tf.stack(tensor_inputs), h1, self.tensor_rnn.external_bias(above[1:])
+            )  # [T, H1] from [T, H0 + D]
+            for i, entry in enumerate(new_tensors):
+                entry["h1"] = h1[i : i + 1]
+        if self.global_rnn is not None:
+            global_input = (
+                tf.reduce_mean(h1, 0, keepdims=True) if self.global_input == "mean" else h1[-1:]
+            )
+            global_state["h2"] = self.global_rnn.next_state(global_input, h2)
+        return new_params, {"tensors": new_tensors, **global_state}
+
+    def _group_step(
+        self,
+        layout: Layout,
+        params: list[tf.Tensor],
+        grads: list[tf.Tensor],
+        old_state: list[dict[str, tf.Tensor]],
+        parameter_bias: tf.Tensor | None,
+        problem_lr_mean: tf.Tensor | None,
+        noise: list[tf.Tensor | None],
+        feature_major: bool,
+    ) -> tuple[list[tf.Tensor], list[dict[str, tf.Tensor]], list[tf.Tensor | None]]:
+        """Steps 1–7 for a group of tensors with n elements in all (parameter_bias: theirs,
+        [T_g, 3H0]): per tensor, its new parameters, its new per-element state and its Tensor
+        RNN input [H0 + D] (None with one level).
+
+        Steps 1–2 work on the stored rows ([n, ·]); the readouts are computed as rows of
+        [outputs, n]. The Parameter RNN runs on rows, or `feature_major` on [·, n]: then
+        every gate is a block of contiguous rows and the elementwise work runs along n, which
+        XLA vectorizes far better, while without XLA the transposes it takes cost more than
+        they save.
+        """
+        old = {  # the group's per-element state, as rows
+            key: layout.join([t[key] for t in old_state])
+            for key in old_state[0]
+            if key not in ("h1", "attention_offset")
+        }
+        g = layout.join([tf.reshape(g, [-1]) for g in grads])  # [n]
+        theta = layout.join([tf.reshape(p, [-1]) for p in params])  # [n]
+
+        m = self._momentum(g, old)  # [n, K]
+        v, g_hat = self._scaled_gradients(g, m, old, layout)  # [n, K] each
+        columns = self._features(g_hat, v, old.get("log_lr"), problem_lr_mean, layout)
+        # The Parameter RNN on rows ([n, ·], feature axis 1) or feature-major ([·, n], 0).
+        axis, element_axis = (0, 1) if feature_major else (1, 0)
+        flip = tf.transpose if feature_major else lambda rows: rows  # rows <-> that layout
+        features = tf.concat([flip(c) for c in columns], axis)  # [n, D] or [D, n]
+        if parameter_bias is not None:  # [n or 1, 3H0] or [3H0, n or 1]
+            parameter_bias = layout.broadcast(flip(parameter_bias), element_axis)
+        h0 = self.parameter_rnn.next_state(features, flip(old["h0"]), parameter_bias, axis)
+        tensor_inputs: list[tf.Tensor | None] = [None] * layout.num_tensors
+        if self.tensor_rnn is not None:  # step 5's input: means over each tensor's elements
+            tensor_inputs = [
+                tf.concat([tf.reduce_mean(part, element_axis) for part in parts], 0)
+                for parts in zip(
+                    layout.split(h0, element_axis), layout.split(features, element_axis)
+                )
+            ]
+
+        readout = self._readouts(h0, g_hat, layout, feature_major)
+        new: dict[str, tf.Tensor] = {"h0": flip(h0), "v": v}
         if self.has_momentum:
             new["m"] = m
         if self.dynamic_input_scaling:
@@ -476,36 +595,26 @@ class HierarchicalRNN(UpdateRule):
         if self.attention:  # the attended point θ_old − exp(s) a, relative to θ_new
             new["attention_offset"] = step_length * readout["d"] - attention_length * readout["a"]
 
-        global_state: dict[str, tf.Tensor] = {}
-        if self.has_parameter_noise:  # App. D.1
-            noise = normal(tf.shape(theta), fold_in(state["noise_seed"], 0), dtype)
-            theta_new = theta_new + state["noise_scale"] * noise
-            global_state["noise_seed"] = fold_in(state["noise_seed"], 1)
-            global_state["noise_scale"] = state["noise_scale"]
-        if self.global_rnn is not None:
-            global_input = (
-                tf.reduce_mean(h1, 0, keepdims=True) if self.global_input == "mean" else h1[-1:]
-            )
-            global_state["h2"] = self.global_rnn.next_state(global_input, h2)
-
         per_tensor = {key: layout.split(rows) for key, rows in new.items()}
-        tensors = [
+        entries = [
             {key: rows[i] for key, rows in per_tensor.items()} for i in range(layout.num_tensors)
         ]
-        if h1 is not None:
-            for i, entry in enumerate(tensors):
-                entry["h1"] = h1[i : i + 1]
-        return layout.unflatten(theta_new), {"tensors": tensors, **global_state}
+        thetas = []
+        for p, rows, eps in zip(params, layout.split(theta_new), noise):
+            if eps is not None:  # App. D.1
+                rows = rows + eps
+            thetas.append(tf.reshape(rows, tf.shape(p)))
+        return thetas, entries, tensor_inputs
 
     def _momentum(self, g: tf.Tensor, old: dict[str, tf.Tensor]) -> tf.Tensor:
-        """Step 1 (§3.2.2): m_i ← (1 − β_i) g + β_i m_i with β_{i+1} = √β_i; [N, K]."""
+        """Step 1 (§3.2.2): m_i ← (1 − β_i) g + β_i m_i with β_{i+1} = √β_i; [n, K]."""
         if not self.has_momentum:
             return g[:, None]
         if self.has_input_decay:
             beta = old["beta"]
         else:
             beta = tf.constant(CONSTANT_INPUT_DECAY, g.dtype)
-        betas = _decays(beta, self.num_timescales, halving=True)  # [N or 1, K]
+        betas = _decays(beta, self.num_timescales, halving=True)  # [n or 1, K]
         return (1.0 - betas) * g[:, None] + betas * old["m"]
 
     def _scaled_gradients(
@@ -517,39 +626,48 @@ class HierarchicalRNN(UpdateRule):
             gamma = old["gamma"]
         else:
             gamma = tf.constant(CONSTANT_SCALE_DECAY, dtype)
-        # [N or 1, K or 1]
+        # [n or 1, K or 1]
         gammas = _decays(gamma, self.num_timescales, self.multiscale_input_decay)
         v_old = old["v"]
-        first = layout.broadcast(tf.equal(layout.sum(v_old), 0.0))  # [N, K]: v_i all zero
-        gammas = tf.where(first, tf.zeros_like(v_old), gammas)
+        first = layout.broadcast(tf.equal(layout.sum(v_old), 0.0))  # [n or 1, K]: v_i all 0
+        gammas = tf.where(first, tf.zeros([], dtype), gammas)  # [n or 1, K]
         tracked = m
         if self.version == "appendix_d":  # v_i tracks m_{i−1}², m_0 = g
             tracked = tf.concat([g[:, None], m[:, :-1]], 1)
         v = (1.0 - gammas) * (tf.square(tracked) + SQUARE_EPSILON) + gammas * v_old
-        return v, tf.asinh(m / tf.sqrt(v + EPSILON))
+        return v, _asinh(m / tf.sqrt(v + EPSILON))
 
     def _features(
-        self, g_hat: tf.Tensor, v: tf.Tensor, log_lr: tf.Tensor | None, layout: Layout
+        self,
+        g_hat: tf.Tensor,
+        v: tf.Tensor,
+        log_lr: tf.Tensor | None,
+        problem_lr_mean: tf.Tensor | None,
+        layout: Layout,
     ) -> tf.Tensor:
-        """Step 3 (§3.3): the Parameter RNN's inputs, [N, D]."""
+        """Step 3 (§3.3): the Parameter RNN's D inputs as blocks of columns ([n, ·] each):
+        ĝ_1..ĝ_K, the relative log magnitudes, [the relative log learning rate], [the
+        products ĝ_i ĝ_{i+1}]."""
         log_v = tf.math.log(v + EPSILON)
         columns = [g_hat, log_v - tf.reduce_mean(log_v, 1, keepdims=True)]  # eq. 4
         if self.relative_lr_input:
-            if self.problem_wide_lr_mean:
-                mean_log_lr = tf.reduce_mean(log_lr)
+            if problem_lr_mean is None:
+                mean_log_lr = layout.broadcast(layout.mean(log_lr))  # [n or 1]
             else:
-                mean_log_lr = layout.broadcast(layout.mean(log_lr))
+                mean_log_lr = problem_lr_mean
             columns.append((log_lr - mean_log_lr)[:, None])
         if self.gradient_products:
             columns.append(g_hat[:, :-1] * g_hat[:, 1:])
-        return tf.concat(columns, 1)
+        return columns
 
     def _readouts(
-        self, h0: tf.Tensor, g_hat: tf.Tensor, layout: Layout
+        self, h0: tf.Tensor, g_hat: tf.Tensor, layout: Layout, feature_major: bool
     ) -> dict[str, tf.Tensor]:
-        """Step 6: d, a (normalized per tensor, eqs. 5–6), γ', β' and Δ from h0 ([N, H0]).
+        """Step 6: d, a (normalized per tensor, eqs. 5–6), γ', β' and Δ ([n] each) from h0
+        ([n, H0], or [H0, n] `feature_major`) and ĝ ([n, K]).
 
-        The linear readouts share one [H0, outputs] product; d and a have no bias.
+        The linear readouts share one [H0, outputs] product, computed as [outputs, n] so
+        that each readout is a contiguous row; d and a have no bias.
         """
         dtype = h0.dtype
         heads = [
@@ -565,17 +683,21 @@ class HierarchicalRNN(UpdateRule):
         biases = [tf.zeros([self.num_directions], dtype)]  # d and a have no bias
         biases += [tf.cast(bias, dtype) for _, _, bias in heads]
         kernel = tf.concat([tf.cast(k, dtype) for k in kernels], 1)  # [H0, outputs]
-        bias = tf.concat(biases, 0)
-        outputs = h0 @ kernel + bias  # [N, outputs]
-        directions = outputs[:, : self.num_directions]
+        bias = tf.concat(biases, 0)[:, None]
+        outputs = tf.matmul(kernel, h0, transpose_a=True, transpose_b=not feature_major)
+        outputs = outputs + bias  # [outputs, n]
+        directions = outputs[: self.num_directions]
         if self.shortcut_kernel is not None:  # App. B.1
-            directions = directions + g_hat @ tf.cast(self.shortcut_kernel, dtype)
+            shortcut = tf.cast(self.shortcut_kernel, dtype)  # [K, directions]
+            directions = directions + tf.matmul(
+                shortcut, g_hat, transpose_a=True, transpose_b=True
+            )
         if self.normalizes_steps:
-            mean_square = layout.broadcast(layout.mean(tf.square(directions)))
+            mean_square = layout.broadcast(layout.mean(tf.square(directions), axis=1), axis=1)
             directions = directions / tf.sqrt(mean_square + EPSILON)
-        readout = dict(zip(["d", "a"], tf.unstack(directions, axis=1)))
+        readout = dict(zip(["d", "a"], tf.unstack(directions)))
         for i, (name, _, _) in enumerate(heads):
-            value = outputs[:, self.num_directions + i]
+            value = outputs[self.num_directions + i]
             readout[name] = value if name == "lr" else tf.sigmoid(value)
         return readout
 
