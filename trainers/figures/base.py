@@ -61,6 +61,16 @@ def jsonable(value: Any) -> Any:
     raise TypeError(f"Cannot write {type(value).__name__} to JSON.")
 
 
+def pyplot() -> Any:
+    """matplotlib.pyplot on the file-only Agg backend (figures are written, never shown)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def save(
     out: str,
     name: str,

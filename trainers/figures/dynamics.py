@@ -37,7 +37,7 @@ from l2o_tf.analysis import (
     linearize,
     update_function,
 )
-from trainers.figures.base import register, save
+from trainers.figures.base import pyplot, register, save
 from trainers.figures.dynamics_runs import BASELINES, TASKS, dynamics_runs
 
 TITLES = {
@@ -47,18 +47,9 @@ TITLES = {
 }
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 @register("dynamics_fig6", "update functions at the initial state and gradient densities (App. A)")
 def fig6(out: str, quick: bool, runs: str) -> list[str]:
-    plt = _pyplot()
+    plt = pyplot()
     r = dynamics_runs(runs, quick)
     fig, axes = plt.subplots(2, len(TASKS), figsize=(4 * len(TASKS), 6), squeeze=False)
     data = {}
@@ -109,7 +100,7 @@ def _visited_states(states: np.ndarray, count: int) -> np.ndarray:
     "size at its fixed points (adaptation), per task",
 )
 def schedules(out: str, quick: bool, runs: str) -> list[str]:
-    plt = _pyplot()
+    plt = pyplot()
     r = dynamics_runs(runs, quick)
     magnitudes = np.geomspace(1e-4, 1e1, 11 if quick else 31)
     fig, axes = plt.subplots(2, len(TASKS), figsize=(4 * len(TASKS), 6.5), squeeze=False)
@@ -166,7 +157,7 @@ def schedules(out: str, quick: bool, runs: str) -> list[str]:
     "momentum, reduced one-mode optimizer vs full (App. B, C)",
 )
 def fig7(out: str, quick: bool, runs: str) -> list[str]:
-    plt = _pyplot()
+    plt = pyplot()
     r = dynamics_runs(runs, quick)
     task = "linear_regression"
     rule = r.learned(task)
@@ -254,7 +245,7 @@ def fig7(out: str, quick: bool, runs: str) -> list[str]:
     "dynamics_fig9", "meta-objective over test problems, learned vs tuned baselines (App. D.2)"
 )
 def fig9(out: str, quick: bool, runs: str) -> list[str]:
-    plt = _pyplot()
+    plt = pyplot()
     r = dynamics_runs(runs, quick)
     fig, axes = plt.subplots(1, len(TASKS), figsize=(4 * len(TASKS), 3.8), squeeze=False)
     data = {}
@@ -285,7 +276,7 @@ def tuning_heatmaps(task: str, name: str, out: str, quick: bool, runs: str) -> l
     """The random searches of the three baselines on `task` (App. D.3): every sampled
     combination at its grid point, colored by log10 of its meta-objective on one scale (the
     darkest is the best); diverged runs in gray; the best of each optimizer starred."""
-    plt = _pyplot()
+    plt = pyplot()
     r = dynamics_runs(runs, quick)
     results = {o: r.search(task, o) for o in BASELINES}
     finite = np.concatenate(

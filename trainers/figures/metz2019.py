@@ -77,7 +77,7 @@ from problems.two_minima import (
     TwoMinima,
     two_minima_loss,
 )
-from trainers.figures.base import register, save
+from trainers.figures.base import pyplot, register, save
 from trainers.meta_train import MetaTrainConfig, MetaTrainer
 from trainers.unroll import unroll_from_init
 
@@ -207,15 +207,6 @@ def roughness(final_losses: np.ndarray) -> dict[str, float]:
     }
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _final_losses(w: np.ndarray, horizons: Sequence[int]) -> dict[int, np.ndarray]:
     finals = {}
     with np.errstate(over="ignore", invalid="ignore"):
@@ -290,7 +281,7 @@ def _common() -> dict[str, Any]:
 )
 def fig2(out: str, quick: bool, runs: str) -> list[str]:
     del runs  # nothing to reuse: the sweeps take seconds to minutes
-    plt = _pyplot()
+    plt = pyplot()
     sizes = SIZES[quick]
     momenta = np.linspace(0.0, 0.995, sizes.num_values)
     w = momentum_sweep(momenta, sizes.horizons[-1])
@@ -314,7 +305,7 @@ def fig2(out: str, quick: bool, runs: str) -> list[str]:
 )
 def fig9(out: str, quick: bool, runs: str) -> list[str]:
     del runs
-    plt = _pyplot()
+    plt = pyplot()
     sizes = SIZES[quick]
     settings = {
         "momentum": (FIXED_MOMENTUM, np.geomspace(1e-4, 0.1, sizes.num_values)),
@@ -430,7 +421,7 @@ def truncation_study(truncation: int, sizes: TruncationSizes, logdir: str, seed:
     "truncation bias: Adam's learning rate outer-learned with short and full truncations (Fig. 3)",
 )
 def fig3(out: str, quick: bool, runs: str) -> list[str]:
-    plt = _pyplot()
+    plt = pyplot()
     sizes = TRUNCATION_SIZES[quick]
     studies = [
         truncation_study(

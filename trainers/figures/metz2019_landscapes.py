@@ -87,8 +87,8 @@ import problems
 from l2o_tf import rules
 from l2o_tf.rules.base import UpdateRule
 from problems.base import Problem, as_seed
-from trainers.figures.base import register, save
-from trainers.figures.metz2019 import _pyplot, trajectories
+from trainers.figures.base import pyplot, register, save
+from trainers.figures.metz2019 import trajectories
 from trainers.logs import read_scalars
 from trainers.meta_train import MetaTrainConfig, MetaTrainer
 from trainers.unroll import unroll_from_init
@@ -156,7 +156,7 @@ def sensitivity(w: np.ndarray, final_losses: np.ndarray) -> dict[str, Any]:
 )
 def fig2d(out: str, quick: bool, runs: str) -> list[str]:
     del quick, runs  # the paper's sizes take seconds
-    plt = _pyplot()
+    plt = pyplot()
     problem = landscape_problem()
     learning_rates = np.geomspace(*LEARNING_RATE_RANGE, NUM_LEARNING_RATES)
     w, final = adam_sweep(learning_rates, ADAM_STEPS, problem)
@@ -317,7 +317,7 @@ def outer_slices(sizes: SliceSizes, scale: float = SLICE_SCALE) -> dict[str, Any
 )
 def fig2ef(out: str, quick: bool, runs: str) -> list[str]:
     del runs
-    plt = _pyplot()
+    plt = pyplot()
     sizes = SLICE_SIZES[quick]
     slices = outer_slices(sizes)
     s, line, a, plane = slices["s"], slices["line"], slices["grid_s"], slices["plane"]
@@ -456,7 +456,7 @@ def running_median(values: np.ndarray, window: int) -> np.ndarray:
     "(Fig. 4)",
 )
 def fig4(out: str, quick: bool, runs: str) -> list[str]:
-    plt = _pyplot()
+    plt = pyplot()
     sizes = VARIANCE_SIZES[quick]
     logdir = os.path.join(runs, f"metz2019_fig4_{'quick' if quick else 'full'}")
     series = variance_run(sizes, logdir)
