@@ -142,9 +142,17 @@ def test_two_steps_match_numpy(config):
     rule = HierarchicalRNN(dtype="float64", **config)
     _randomize(rule)
     params = _problem_tensors()
+    assert_steps_match_numpy(rule, params, np.random.default_rng(1))
+
+
+def assert_steps_match_numpy(
+    rule: HierarchicalRNN, params: list[np.ndarray], rng: np.random.Generator, steps: int = 2
+) -> None:
+    """`steps` steps of `rule` from `params` with random gradients against `_numpy_step`:
+    parameters, every state entry and the eval point (the second step uses γ, β and log_lr
+    read out at the first)."""
     state = rule.init([tf.constant(p) for p in params], SEED)
-    rng = np.random.default_rng(1)
-    for _ in range(2):  # the second step uses γ, β and log_lr read out at the first
+    for _ in range(steps):
         grads = [rng.normal(size=p.shape) for p in params]
         expected_params, expected_state = _numpy_step(rule, params, grads, _numpy(state))
         new_params, state = rule.step(

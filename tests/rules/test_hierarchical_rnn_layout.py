@@ -12,7 +12,12 @@ from l2o_tf.rules import HierarchicalRNN
 from l2o_tf.rules.gru_cell import GRUCell
 from l2o_tf.rules.hierarchical_levels import Layout
 from l2o_tf.rules.hierarchical_rnn import _asinh
-from tests.rules.test_hierarchical_rnn import SEED, SWITCHES, _numpy, _numpy_step, _randomize
+from tests.rules.test_hierarchical_rnn import (
+    SEED,
+    SWITCHES,
+    _randomize,
+    assert_steps_match_numpy,
+)
 
 CNN_SIZES = [864, 32, 9216, 32, 9216, 32, 320, 10]  # benchmarks/keras_step.py's CNN
 
@@ -65,23 +70,7 @@ def test_large_and_small_tensors_match_numpy(layout_choice):
     _randomize(rule)
     rng = np.random.default_rng(0)
     params = [rng.normal(size=s) for s in shapes]
-    state = rule.init([tf.constant(p) for p in params], SEED)
-    for _ in range(2):
-        grads = [rng.normal(size=s) for s in shapes]
-        expected_params, expected_state = _numpy_step(rule, params, grads, _numpy(state))
-        new_params, state = rule.step(
-            [tf.constant(p) for p in params], [tf.constant(g) for g in grads], state
-        )
-        for e, n in zip(expected_params, new_params):
-            np.testing.assert_allclose(n.numpy(), e, rtol=1e-10, atol=1e-13)
-        got = _numpy(state)
-        np.testing.assert_allclose(got["h2"], expected_state["h2"], rtol=1e-10, atol=1e-13)
-        for got_tensor, expected_tensor in zip(got["tensors"], expected_state["tensors"]):
-            for key, value in expected_tensor.items():
-                np.testing.assert_allclose(
-                    got_tensor[key], value, rtol=1e-10, atol=1e-13, err_msg=key
-                )
-        params = expected_params
+    assert_steps_match_numpy(rule, params, rng)
 
 
 def test_layout_is_feature_major_exactly_under_xla():
