@@ -64,6 +64,7 @@ class MetaTrainConfig:
     record: str = "gradient_loss"
     meta_optimizer: str = "adam"
     meta_learning_rate: float = 3e-3
+    meta_beta_1: float = 0.9
     meta_grad_clip: float = 1e4
     meta_lr_decay: float = 1.0
     meta_lr_decay_steps: int = 500
@@ -98,6 +99,13 @@ class MetaTrainConfig:
             )
         if self.inner_steps < 0 or self.eval_steps < 0:
             raise ValueError("inner_steps and eval_steps must be >= 0 (0: the default length).")
+        if not 0 <= self.meta_beta_1 < 1:
+            raise ValueError(f"meta_beta_1 must be in [0, 1), got {self.meta_beta_1}.")
+        if self.meta_optimizer != "adam" and self.meta_beta_1 != MetaTrainConfig.meta_beta_1:
+            raise ValueError(
+                f"meta_beta_1 is Adam's β1; meta_optimizer={self.meta_optimizer!r} has none. "
+                "Leave meta_beta_1 at its default or use meta_optimizer='adam'."
+            )
         if not 0 < self.meta_lr_decay <= 1:
             raise ValueError(f"meta_lr_decay must be in (0, 1], got {self.meta_lr_decay}.")
         for name in (
@@ -181,13 +189,15 @@ class MetaTrainer:
             self.rule: UpdateRule = rules.get(
                 config.rule, dtype=config.dtype, **config.rule_kwargs
             )
+            beta_1 = {"beta_1": config.meta_beta_1} if config.meta_optimizer == "adam" else {}
             self.meta_optimizer = _meta_optimizer_class(config.meta_optimizer)(
                 learning_rate=keras.optimizers.schedules.ExponentialDecay(
                     config.meta_learning_rate,
                     config.meta_lr_decay_steps,
                     config.meta_lr_decay,
                     staircase=True,
-                )
+                ),
+                **beta_1,
             )
             self.meta_optimizer.build(self.rule.trainable_variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="meta_step")
@@ -229,10 +239,12 @@ class MetaTrainer:
         path = os.path.join(self.logdir, CONFIG_FILE)
         current = dataclasses.asdict(self.config)
         if os.path.exists(path):
+            # Fields added after a run was saved hold their defaults in it.
+            saved = dataclasses.asdict(MetaTrainConfig())
             with open(path) as f:
-                saved = json.load(f)
+                saved.update(json.load(f))
             changed = {
-                k: (saved.get(k), v) for k, v in current.items() if k != "steps" and saved.get(k) != v
+                k: (saved[k], v) for k, v in current.items() if k != "steps" and saved[k] != v
             }
             if changed:
                 raise ValueError(
@@ -347,6 +359,7 @@ FLAG_HELP = {
     "record": "Per-step loss of the meta-objective (trainers.unroll).",
     "meta_optimizer": "Meta-optimizer: adam or rmsprop.",
     "meta_learning_rate": "Meta-optimizer learning rate.",
+    "meta_beta_1": "Adam's β1 of the meta-optimizer (seed 002 §4.3 uses 0.5).",
     "meta_grad_clip": "Element-wise meta-gradient clip.",
     "meta_lr_decay": "Meta learning rate factor applied every meta_lr_decay_steps.",
     "meta_lr_decay_steps": "Meta-steps between meta learning rate decays.",

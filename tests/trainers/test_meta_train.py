@@ -91,6 +91,29 @@ def test_another_config_in_the_same_logdir_is_refused(tmp_path):
         MetaTrainer(dataclasses.replace(CONFIG, steps=1, num_eval_problems=1, unroll_steps=7), str(tmp_path))
 
 
+def test_a_run_saved_before_a_config_field_existed_resumes_with_its_default(tmp_path):
+    import json
+
+    config = dataclasses.replace(CONFIG, steps=1, num_eval_problems=1)
+    MetaTrainer(config, str(tmp_path))
+    path = tmp_path / "config.json"
+    saved = json.loads(path.read_text())
+    del saved["meta_beta_1"]
+    path.write_text(json.dumps(saved))
+    MetaTrainer(config, str(tmp_path))  # no "another config" error
+    with pytest.raises(ValueError, match="another config.*meta_beta_1"):
+        MetaTrainer(dataclasses.replace(config, meta_beta_1=0.5), str(tmp_path))
+
+
+def test_meta_beta_1_is_the_meta_adams_beta_1(tmp_path):
+    config = dataclasses.replace(CONFIG, steps=1, num_eval_problems=1, meta_beta_1=0.5)
+    assert MetaTrainer(config, str(tmp_path)).meta_optimizer.beta_1 == 0.5
+    with pytest.raises(ValueError, match="meta_beta_1 is Adam's"):
+        dataclasses.replace(config, meta_optimizer="rmsprop").validate()
+    with pytest.raises(ValueError, match=r"meta_beta_1 must be in \[0, 1\)"):
+        dataclasses.replace(config, meta_beta_1=1.0).validate()
+
+
 def test_bad_config_names_the_problem():
     with pytest.raises(ValueError, match="Unknown problem"):
         MetaTrainConfig(problem="quadratik").validate()
