@@ -64,7 +64,8 @@ import tensorflow as tf
 from l2o_tf.random import fold_in, normal, uniform
 from l2o_tf.rules.base import Params, State, UpdateRule
 from l2o_tf.rules.gru_cell import scaled_normal
-from l2o_tf.rules.hierarchical_levels import GlobalRNN, Layout, ParameterRNN, TensorRNN
+from l2o_tf.rules.hierarchical_levels import GlobalRNN, ParameterRNN, TensorRNN
+from l2o_tf.rules.layout import Layout
 
 LOG_LR_CLIP = 33.0
 SQUARE_EPSILON = 1e-12  # added to m² in the mean square

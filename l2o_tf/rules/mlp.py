@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from l2o_tf.rules.base import Params, State, UpdateRule
+from l2o_tf.rules.layout import Layout
 
 MOMENTUM_DECAYS = (0.5, 0.9, 0.99, 0.999, 0.9999)
 TIME_SCALES = tuple(float(x) for x in np.geomspace(3.0, 3.0e5, 9))
@@ -99,11 +100,16 @@ class MLPRule(UpdateRule):
     def step(
         self, params: Sequence[tf.Tensor], grads: Sequence[tf.Tensor], state: State
     ) -> tuple[Params, State]:
-        """One D.1 step, per tensor in feature-major layout ([features, n]).
+        """One D.1 step, on groups of tensors (`Layout.groups`) in feature-major layout
+        ([features, n]).
 
-        Two exact rewrites keep it cheap (no [N, 16] matrix is ever built): the time
-        features are the same for every row, so their share of the hidden layer is folded
-        into the hidden bias; and the per-tensor normalization scales the first-layer
+        The tensors of a group are concatenated along n, so a group costs one set of ops
+        whatever the number of tensors in it: in an unrolled inner loop the backward pass
+        costs per op, and with a set of ops per tensor the second-order meta-gradient of the
+        two-moons MLP (6 tensors) took 4.4x its forward unroll instead of 2.9x. Two exact
+        rewrites keep it cheap (no [N, 16] matrix is ever built): the time features are the
+        same for every element, so their share of the hidden layer is folded into the hidden
+        bias; and in a group of one tensor the per-tensor normalization scales the first-layer
         kernel (7 × 32 numbers) instead of the features (7 × n).
         """
         self._check_lists(params, grads)
@@ -112,30 +118,44 @@ class MLPRule(UpdateRule):
         k = len(self.momentum_decays)
         kernel = tf.cast(self.hidden_kernel, dtype)  # [16, H]
         input_kernel, time_kernel = kernel[: 2 + k], kernel[2 + k :]  # [7, H], [9, H]
-        time = tf.tanh(t / tf.constant(self.time_scales, dtype) - 1.0)  # [9]
+        time_scales = tf.constant(self.time_scales, dtype, shape=[len(self.time_scales)])
+        time = tf.tanh(t / time_scales - 1.0)  # [9]
         hidden_bias = tf.cast(self.hidden_bias, dtype) + tf.linalg.matvec(
             time_kernel, time, transpose_a=True
         )  # [H]
+        hidden_bias = hidden_bias[:, None]  # [H, 1]
         output_kernel = tf.cast(self.output_kernel, dtype)  # [H, 2]
         output_bias = tf.cast(self.output_bias, dtype)[:, None]  # [2, 1]
-        decays = tf.constant(self.momentum_decays, dtype)
-        new_params, new_momenta = [], []
-        for p, g, m in zip(params, grads, state["momenta"]):
-            g = tf.cast(g, dtype)
-            decay = tf.reshape(decays, [-1] + [1] * g.shape.rank)
-            m = decay * m + (1.0 - decay) * g[None]  # [K, *shape]
-            new_momenta.append(m)
-            columns = tf.concat(
-                [tf.reshape(g, [1, -1]), tf.reshape(p, [1, -1]), tf.reshape(m, [k, -1])], axis=0
-            )  # [7, n]
-            scale = tf.math.rsqrt(tf.reduce_mean(tf.square(columns), axis=1) + self.epsilon)
-            hidden = tf.nn.relu(
-                tf.matmul(input_kernel * scale[:, None], columns, transpose_a=True)
-                + hidden_bias[:, None]
-            )  # [H, n]
+        decay = tf.constant(self.momentum_decays, dtype, shape=[k, 1])
+        sizes = Layout.static_sizes(params)
+        new_params: list[tf.Tensor] = list(params)
+        new_momenta: list[tf.Tensor] = list(state["momenta"])
+        for group in Layout.groups(sizes):
+            layout = Layout([sizes[i] for i in group])
+
+            def rows(tensors: Sequence[tf.Tensor], num_rows: int) -> tf.Tensor:
+                return layout.join(
+                    [tf.reshape(tf.cast(tensors[i], dtype), [num_rows, sizes[i]]) for i in group],
+                    1,
+                )  # [num_rows, n]
+
+            g, p = rows(grads, 1), rows(params, 1)
+            m = decay * rows(state["momenta"], k) + (1.0 - decay) * g  # [K, n]
+            columns = tf.concat([g, p, m], 0)  # [7, n]
+            scale = tf.math.rsqrt(layout.mean(tf.square(columns), 1) + self.epsilon)  # [7, T]
+            if layout.num_tensors == 1:
+                hidden = tf.matmul(input_kernel * scale, columns, transpose_a=True)
+            else:
+                hidden = tf.matmul(
+                    input_kernel, columns * layout.broadcast(scale, 1), transpose_a=True
+                )
+            hidden = tf.nn.relu(hidden + hidden_bias)  # [H, n]
             out = tf.matmul(output_kernel, hidden, transpose_a=True) + output_bias  # [2, n]
-            delta = tf.exp(self.exp_scale * out[0]) * self.lin_scale * out[1]  # [n]
-            new_params.append(p - tf.reshape(delta, tf.shape(p)))
+            o_exp, o_lin = tf.unstack(out)
+            delta = tf.exp(self.exp_scale * o_exp) * (self.lin_scale * o_lin)  # [n]
+            for i, p_i, m_i in zip(group, layout.split(p[0] - delta), layout.split(m, 1)):
+                new_params[i] = tf.reshape(p_i, params[i].shape)
+                new_momenta[i] = tf.reshape(m_i, state["momenta"][i].shape)
         return new_params, {"t": t + 1.0, "momenta": new_momenta}
 
     def get_config(self) -> dict[str, Any]:

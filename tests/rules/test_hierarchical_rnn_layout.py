@@ -10,7 +10,7 @@ import tensorflow as tf
 import l2o_tf.rules.hierarchical_rnn as hierarchical_rnn
 from l2o_tf.rules import HierarchicalRNN
 from l2o_tf.rules.gru_cell import GRUCell
-from l2o_tf.rules.hierarchical_levels import Layout
+from l2o_tf.rules.layout import Layout
 from l2o_tf.rules.hierarchical_rnn import _asinh
 from tests.rules.test_hierarchical_rnn import (
     SEED,

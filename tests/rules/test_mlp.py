@@ -36,12 +36,20 @@ def test_defaults_follow_the_paper():
     assert sum(int(np.prod(w.shape)) for w in rule.weights) == 610
 
 
-def test_two_steps_match_numpy():
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        [(3, 2), (4,)],  # one group of two tensors
+        [(3, 2), (64, 70), (4,), (5,)],  # a tensor alone (>= 4096 elements) between grouped ones
+    ],
+    ids=["one_group", "mixed_groups"],
+)
+def test_two_steps_match_numpy(shapes):
     rule = MLPRule(dtype="float64")
     for w in rule.weights:  # non-zero biases so every term matters
         w.assign(np.random.default_rng(1).normal(size=w.shape) * 3)
     rng = np.random.default_rng(0)
-    params = [rng.normal(size=(3, 2)), rng.normal(size=(4,))]
+    params = [rng.normal(size=shape) for shape in shapes]
     state = rule.init([tf.constant(p) for p in params])
     momenta = [np.zeros((5,) + p.shape) for p in params]
     for t in range(2):
