@@ -96,8 +96,20 @@ class Transform(Problem):
         )
 
     def batch_fn(self, tensors: dict[str, tf.Tensor], step: tf.Tensor, seed: tf.Tensor) -> Batch:
+        return self._part_batches("batch_fn", tensors, step, seed)
+
+    def validation_batch_fn(
+        self, tensors: dict[str, tf.Tensor], step: tf.Tensor, seed: tf.Tensor
+    ) -> Batch:
+        """Each part's validation minibatch (L_valid of Metz et al. 2019); a part without
+        validation data raises its own error."""
+        return self._part_batches("validation_batch_fn", tensors, step, seed)
+
+    def _part_batches(
+        self, method: str, tensors: dict[str, tf.Tensor], step: tf.Tensor, seed: tf.Tensor
+    ) -> Batch:
         return tuple(
-            part.batch_fn(self.part_tensors(tensors, i), step, fold_in(seed, i))
+            getattr(part, method)(self.part_tensors(tensors, i), step, fold_in(seed, i))
             for i, part in enumerate(self.parts)
         )
 

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import problems
-from problems.base import as_seed
+from problems.base import as_seed, fold_in
 from tests.problems.cases import CASES
 
 
@@ -85,3 +85,22 @@ def test_validation_size_errors():
     small = _split(batch_size=30, validation_examples=20)
     with pytest.raises(ValueError, match="exceeds the 20 examples"):
         small.validation_batch_fn(small.tensors, tf.constant(0), as_seed(0))
+
+
+def test_transforms_pass_their_parts_validation_batches_through():
+    part = _split(batch_size=10)
+    rescaled = problems.get("rescale", problem=part, scale=4.0)
+    step, seed = tf.constant(3), as_seed(7)
+    (batch,) = rescaled.validation_batch_fn(rescaled.tensors, step, seed)
+    expected = part.validation_batch_fn(part.tensors, step, fold_in(seed, 0))
+    for a, b in zip(batch, expected):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    params = rescaled.init_params(1)
+    np.testing.assert_allclose(
+        float(rescaled.loss_fn(rescaled.tensors, params, (batch,))),
+        float(part.loss_fn(part.tensors, [p / 4.0 for p in params], batch)),
+        rtol=1e-6,
+    )
+    with pytest.raises(ValueError, match="no validation data"):
+        summed = problems.get("sum_task", problems=[part, problems.get("quadratic", dim=3)])
+        summed.validation_batch_fn(summed.tensors, step, seed)
