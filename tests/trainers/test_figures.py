@@ -54,6 +54,8 @@ def test_dynamics_presets_follow_the_recipe_of_app_d2():
         "low": [-2.0, -1.0],
         "high": [2.0, 3.0],
     }
+    rosenbrock = get_preset("dynamics_rosenbrock")  # the spec's fixed input scaling
+    assert (rosenbrock.rule_kwargs, rosenbrock.dtype) == ({"input_scale": 0.01}, "float64")
 
 
 @pytest.mark.slow
