@@ -45,6 +45,7 @@ from trainers.meta_loss import check_meta_loss
 from trainers.unroll import check_record
 
 WEIGHTS_FILE = "rule_weights.npz"
+BEST_WEIGHTS_FILE = "best_rule_weights.npz"  # the weights of the lowest held-out meta-loss
 CONFIG_FILE = "config.json"
 
 
@@ -206,6 +207,10 @@ class MetaTrainer:
         self.train_seconds = tf.Variable(
             0.0, dtype=tf.float64, trainable=False, name="train_seconds"
         )
+        # The lowest held-out meta-loss so far; its weights are in BEST_WEIGHTS_FILE.
+        self.best_held_out = tf.Variable(
+            np.inf, dtype=tf.float64, trainable=False, name="best_held_out"
+        )
         truncated = TruncatedBPTT(
             self.rule, config.meta_loss, config.second_order, config.record, config.jit_compile
         )
@@ -222,6 +227,7 @@ class MetaTrainer:
             meta_optimizer=self.meta_optimizer,
             step=self.step,
             train_seconds=self.train_seconds,
+            best_held_out=self.best_held_out,
         )
         self.manager = tf.train.CheckpointManager(
             checkpoint, os.path.join(logdir, "checkpoints"), max_to_keep=3
@@ -315,8 +321,9 @@ class MetaTrainer:
         """Meta-trains up to `config.steps`; returns held-out meta-loss before and after."""
         config = self.config
         start = int(self.step)
-        before = self.held_out_meta_loss()
-        self._log({"meta_loss/held_out": before}, start)
+        held_out = self._held_out()
+        before = held_out["meta_loss/held_out"]
+        self._log(held_out, start)
         shown = ("meta_loss/train", "meta_loss/held_out")
         progbar = keras.utils.Progbar(
             config.steps, verbose=1 if verbose else 0, stateful_metrics=shown
@@ -330,7 +337,7 @@ class MetaTrainer:
             scalars["train_seconds"] = float(self.train_seconds)
             step = int(self.step)
             if step % config.eval_every == 0 or step == config.steps:
-                scalars["meta_loss/held_out"] = self.held_out_meta_loss()
+                scalars.update(self._held_out())
             if step % config.checkpoint_every == 0 or step == config.steps:
                 self.save()
             self._log(scalars, step)
@@ -338,6 +345,16 @@ class MetaTrainer:
         self.save()
         after = self.held_out_meta_loss()
         return {"held_out_before": before, "held_out_after": after, "resumed_from": start}
+
+    def _held_out(self) -> dict[str, float]:
+        """The held-out meta-loss and the lowest so far; a new lowest saves the rule's weights
+        to BEST_WEIGHTS_FILE (mean-loss objectives can blow up late in a run: dynamics
+        Rosenbrock, docs/dynamics_results.md)."""
+        value = self.held_out_meta_loss()
+        if value < float(self.best_held_out):
+            self.best_held_out.assign(value)
+            save_rule_weights(self.rule, os.path.join(self.logdir, BEST_WEIGHTS_FILE))
+        return {"meta_loss/held_out": value, "meta_loss/held_out_best": float(self.best_held_out)}
 
     def _log(self, scalars: dict[str, float], step: int) -> None:
         with self.writer.as_default(step=step):

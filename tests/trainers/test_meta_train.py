@@ -11,6 +11,7 @@ from l2o_tf import load_rule_weights, rules
 from trainers.evaluate import evaluate, write_report
 from trainers.logs import read_scalars
 from trainers.meta_train import (
+    BEST_WEIGHTS_FILE,
     WEIGHTS_FILE,
     MetaTrainConfig,
     MetaTrainer,
@@ -83,6 +84,18 @@ def test_learned_rule_beats_default_adam_on_held_out_problems(trained, tmp_path)
     write_report(results, CONFIG, 20, str(tmp_path))
     for name in ("results.md", "results.json", "loss_curves.png"):
         assert os.path.getsize(tmp_path / name) > 0
+
+
+def test_the_best_held_out_weights_are_kept_and_survive_a_resume(trained):
+    logdir, result = trained
+    steps, values = read_scalars(logdir)["meta_loss/held_out"]
+    best_steps, best = read_scalars(logdir)["meta_loss/held_out_best"]
+    np.testing.assert_allclose(best, np.minimum.accumulate(values), rtol=1e-6)
+    rule = rules.get(CONFIG.rule, **CONFIG.rule_kwargs)
+    load_rule_weights(rule, os.path.join(logdir, BEST_WEIGHTS_FILE))
+    trainer = MetaTrainer(CONFIG, logdir)  # resumed: finished, nothing to train
+    assert float(trainer.best_held_out) == pytest.approx(float(best[-1]), rel=1e-6)
+    assert trainer.held_out_meta_loss(rule) == pytest.approx(float(best[-1]), rel=1e-5)
 
 
 def test_another_config_in_the_same_logdir_is_refused(tmp_path):

@@ -27,11 +27,13 @@ import tensorflow as tf
 from l2o_tf import rules
 from l2o_tf.analysis import Recorder
 from l2o_tf.rules.base import UpdateRule
+from l2o_tf.weights import load_rule_weights
 from problems.base import Problem, as_seed
 from trainers.baselines import OPTIMIZERS, QUICK_SEARCH, SearchConfig, SearchResult, random_search
 from trainers.evaluate import TEST_STREAM, CurveRunner
 from trainers.logs import first_below, read_scalars
 from trainers.meta_train import (
+    BEST_WEIGHTS_FILE,
     WEIGHTS_FILE,
     MetaTrainConfig,
     MetaTrainer,
@@ -104,8 +106,17 @@ class DynamicsRuns:
         return trainer
 
     def learned(self, task: str) -> UpdateRule:
-        """The meta-trained GRU of `task`."""
-        return self.trainer(task).rule
+        """The meta-trained GRU of `task`, with its weights from `weights(task)`."""
+        rule = self.trainer(task).rule
+        load_rule_weights(rule, self.weights(task))
+        return rule
+
+    def weights(self, task: str) -> str:
+        """The weights of the lowest held-out meta-loss of the run (`BEST_WEIGHTS_FILE`, model
+        selection on the run's held-out problems, disjoint from the test problems), or the
+        last weights for a run saved before the trainer kept the best."""
+        best = os.path.join(self.logdir(task), BEST_WEIGHTS_FILE)
+        return best if os.path.exists(best) else os.path.join(self.logdir(task), WEIGHTS_FILE)
 
     def comparison(self, task: str) -> dict:
         """Fig. 9 of one task: the meta-objective (mean training loss) of the learned rule and
@@ -155,7 +166,7 @@ class DynamicsRuns:
         """The checkpoint and config a figure used (ARCHITECTURE.md, reproducibility)."""
         return {
             "preset": self.preset(task),
-            "weights": os.path.join(self.logdir(task), WEIGHTS_FILE),
+            "weights": self.weights(task),
             "config": dataclasses.asdict(self.config(task)),
         }
 
