@@ -18,9 +18,10 @@ Measurement (the table header states it):
   * reported: median steps/s for each, and ratio = ours / Adam (last line: `ratio <x>`).
 
 Also printed: optimizer-state floats per model parameter (floats in `optimizer.variables`
-other than scalars such as iteration / learning_rate / the rule's step counter, divided by the
-number of model parameters); the rule's meta-parameters (kept in the rule, not in
-`optimizer.variables`) are listed separately.
+other than scalar variables such as iteration / learning_rate, divided by the number of model
+parameters; a rule's own scalars, e.g. the MLP rule's step counter, are packed with its small
+state tensors (`PackedState`) and so counted, 1 float in all); the rule's meta-parameters
+(kept in the rule, not in `optimizer.variables`) are listed separately.
 
 Usage:
     python benchmarks/keras_step.py [--rule mlp] [--batch_size 128] [--steps 200] [--rounds 10]

@@ -1,7 +1,8 @@
 """`LearnedOptimizer`: any update rule as a `keras.optimizers.Optimizer`.
 
 The optimizer is an adapter (see `ARCHITECTURE.md`), not a second implementation: it keeps
-the rule's state in optimizer variables, gathers every gradient, calls `rule.step` once for
+the rule's state in a few optimizer variables (`PackedState`) and, with attention, no copy of
+the parameters (`rule.true_params`), gathers every gradient, calls `rule.step` once for
 all variables (the hierarchical RNN needs every tensor before any update) and assigns the
 results. The standard Keras machinery around `update_step` (clipping, weight decay,
 gradient accumulation, EMA, loss scaling) is inherited unchanged.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import keras
 import tensorflow as tf
@@ -38,6 +39,57 @@ def _dense(gradient: tf.Tensor | tf.IndexedSlices, variable: keras.Variable) -> 
         )
         gradient = tf.reshape(rows, variable.shape)
     return tf.cast(gradient, variable.dtype)
+
+
+# Leaves of the rule's state with fewer elements are packed together (see `PackedState`).
+PACK_BELOW = 16384
+
+
+class PackedState:
+    """A rule's state nest held in few tensors: each leaf of at least `PACK_BELOW` elements
+    as it is, the smaller leaves flattened and concatenated into one vector per dtype.
+
+    The Keras adapter stores the state this way so that a step passes a handful of state
+    tensors in and out of the XLA-compiled rule step and assigns a handful of variables:
+    each tensor costs a fixed few microseconds there, and the hierarchical RNN's state has
+    eight leaves per parameter tensor. Large leaves stay apart because flattening them into
+    the vector cost more than it saved (the MLP rule's apply step on the benchmark CNN:
+    +3 to +7 % with every leaf packed, −4 % with leaves of 16 384 elements or more apart;
+    `benchmarks/RESULTS.md`). `pack` and `unpack` are each other's inverse for nests with
+    the structure, shapes and dtypes of `example`.
+    """
+
+    def __init__(self, example: Any) -> None:
+        leaves = tf.nest.flatten(example)
+        self._structure = tf.nest.map_structure(lambda _: None, example)
+        self._shapes = [leaf.shape for leaf in leaves]
+        small = [i for i, leaf in enumerate(leaves) if leaf.shape.num_elements() < PACK_BELOW]
+        dtypes = dict.fromkeys(leaves[i].dtype for i in small)
+        self._groups = [  # leaf indices per packed tensor; a single leaf keeps its shape
+            [i] for i in range(len(leaves)) if i not in small
+        ] + [[i for i in small if leaves[i].dtype == dtype] for dtype in dtypes]
+
+    def pack(self, state: Any) -> list[tf.Tensor]:
+        """The packed tensors: a lone leaf itself, else the group's leaves concatenated."""
+        leaves = tf.nest.flatten(state)
+        return [
+            leaves[group[0]]
+            if len(group) == 1
+            else tf.concat([tf.reshape(leaves[i], [-1]) for i in group], 0)
+            for group in self._groups
+        ]
+
+    def unpack(self, packed: Sequence[tf.Tensor]) -> Any:
+        """The state nest whose leaves `packed` holds."""
+        leaves: list[Any] = [None] * len(self._shapes)
+        for tensor, group in zip(packed, self._groups):
+            if len(group) == 1:
+                leaves[group[0]] = tensor
+                continue
+            parts = tf.split(tensor, [self._shapes[i].num_elements() for i in group])
+            for i, part in zip(group, parts):
+                leaves[i] = tf.reshape(part, self._shapes[i])
+        return tf.nest.pack_sequence_as(self._structure, leaves)
 
 
 @keras.saving.register_keras_serializable(package="l2o_tf")
@@ -68,6 +120,17 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
     A step whose gradients contain NaN or Inf is skipped: neither the variables nor the
     rule's state change, and `skipped_updates` counts it. Variables that receive no
     gradient keep their values; the rule's state sees a zero gradient for them.
+
+    With attention (`rule.uses_eval_point`, e.g. the hierarchical RNN's "paper" preset) the
+    model variables hold the point where the next gradient is taken, `rule.eval_point(θ, s)`,
+    from the first step on; the optimizer keeps no copy of θ but recovers it as
+    `rule.true_params(variables, s)` (for the hierarchical RNN (θ + o) − o: float32 round-off
+    of at most about one ulp per step, see `HierarchicalRNN.true_params`), so its state is
+    the rule's alone. `swap_to_eval()` and `finalize_variable_values()` (the end of `fit`)
+    write θ into the variables, `swap_to_train()` the attended point again; the boolean
+    `holds_eval_point` records which one they hold, so a second `fit` starts from θ. A
+    variable without a gradient keeps its θ while its attended point follows the rule's
+    state. Weight decay and `ema_overwrite_frequency` act on the attended point.
 
     Usage:
 
@@ -111,7 +174,8 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
             load_rule_weights(rule, path)
 
     def build(self, var_list: Sequence[keras.Variable]) -> None:
-        """Creates one optimizer variable per leaf of `rule.init(var_list)`."""
+        """Creates the optimizer variables holding `rule.init(var_list)`, packed into few
+        tensors (`PackedState`)."""
         if self.built:
             return
         super().build(var_list)
@@ -120,26 +184,23 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
         )
         params = [tf.convert_to_tensor(v.value) for v in var_list]
         state = self.rule.init(params)
-        self._state_structure = tf.nest.map_structure(lambda _: None, state)
+        self._state_layout = PackedState(state)
         self._state_variables = [
             self.add_variable(
-                shape=leaf.shape,
-                dtype=leaf.dtype,
-                initializer=lambda shape, dtype, value=leaf: value,
+                shape=packed.shape,
+                dtype=packed.dtype,
+                initializer=lambda shape, dtype, value=packed: value,
                 name=f"state_{i}",
             )
-            for i, leaf in enumerate(tf.nest.flatten(state))
+            for i, packed in enumerate(self._state_layout.pack(state))
         ]
-        self._true_params = []
+        self.holds_eval_point = None
         if self.rule.uses_eval_point:
-            # Named by index like the state: a name taken from the model variable's path
-            # would differ between a model and its reloaded copy (Sequential paths differ).
-            self._true_params = [
-                self.add_variable(shape=var.shape, dtype=var.dtype, name=f"true_param_{i}")
-                for i, var in enumerate(var_list)
-            ]
-            for slot, var in zip(self._true_params, var_list):
-                slot.assign(var)
+            # No copy of the parameters: the model variables hold the evaluation point from
+            # the first step until `swap_to_eval`, and `rule.true_params` recovers θ.
+            self.holds_eval_point = self.add_variable(
+                shape=(), dtype="bool", name="holds_eval_point"
+            )
 
     def _backend_update_step(
         self,
@@ -171,51 +232,102 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
         self, grads: list[tf.Tensor], updated: list[int], learning_rate: tf.Tensor
     ) -> None:
         all_vars = self._trainable_variables
-        params = [tf.convert_to_tensor(v.value) for v in (self._true_params or all_vars)]
-        new_params, eval_params, new_state = self._update(
-            params, grads, self._rule_state(), tf.cast(learning_rate, params[0].dtype)
+        values = [tf.convert_to_tensor(v.value) for v in all_vars]
+        new_values, new_state = self._update(
+            values,
+            grads,
+            [v.value for v in self._state_variables],
+            tf.cast(learning_rate, values[0].dtype),
+            self._holds_eval_point(),
+            tuple(updated),
         )
-        for variable, value in zip(self._state_variables, tf.nest.flatten(new_state)):
+        for variable, value in zip(self._state_variables, new_state):
             variable.assign(value)
-        for i in updated:
-            if self._true_params:
-                self._true_params[i].assign(new_params[i])
-            self.assign(all_vars[i], eval_params[i])
+        for variable, value in zip(all_vars, new_values):
+            self.assign(variable, value)
+        if self.holds_eval_point is not None:
+            self.holds_eval_point.assign(True)
 
     def _rule_update(
-        self, params: list[tf.Tensor], grads: list[tf.Tensor], state: Any, learning_rate: tf.Tensor
-    ) -> tuple[list[tf.Tensor], list[tf.Tensor], Any]:
-        """The adapter's pure part (XLA-compiled with `jit_compile_rule`): one rule step
-        scaled by the learning rate, θ ← θ + lr · (rule(θ) − θ), and the point where the next
-        gradient is taken (`rule.eval_point`; θ itself without attention)."""
-        new_params, new_state = self.rule.step(params, grads, state)
-        new_params = [p + learning_rate * (q - p) for p, q in zip(params, new_params)]
-        eval_params = (
-            self.rule.eval_point(new_params, new_state) if self.rule.uses_eval_point else new_params
+        self,
+        values: list[tf.Tensor],
+        grads: list[tf.Tensor],
+        packed_state: list[tf.Tensor],
+        learning_rate: tf.Tensor,
+        holds_eval_point: tf.Tensor,
+        updated: tuple[int, ...],
+    ) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
+        """The adapter's pure part (XLA-compiled with `jit_compile_rule`).
+
+        Unpacks the rule's state (`PackedState`), recovers the true parameters θ from the
+        model variables' `values` (`rule.true_params` when they hold the evaluation point),
+        takes one rule step scaled by the learning rate, θ ← θ + lr · (rule(θ) − θ), for the
+        tensors in `updated` (the others keep their θ), and returns what the model
+        variables hold next, the point where the next gradient is taken (`rule.eval_point`;
+        θ itself without attention), and the new state packed again.
+        """
+        state = self._state_layout.unpack(packed_state)
+        params = self._true_params(values, state, holds_eval_point)
+        stepped, new_state = self.rule.step(params, grads, state)
+        new_params = [
+            p + learning_rate * (q - p) if i in updated else p
+            for i, (p, q) in enumerate(zip(params, stepped))
+        ]
+        return self.rule.eval_point(new_params, new_state), self._state_layout.pack(new_state)
+
+    def _true_params(
+        self, values: list[tf.Tensor], state: Any, holds_eval_point: tf.Tensor
+    ) -> list[tf.Tensor]:
+        """θ from the model variables' values: `rule.true_params` of them once they hold the
+        evaluation point, the values themselves before the first step and after
+        `swap_to_eval` (and always without attention)."""
+        if self.holds_eval_point is None:
+            return list(values)
+        return tf.cond(
+            holds_eval_point,
+            lambda: self.rule.true_params(values, state),
+            lambda: list(values),
         )
-        return new_params, eval_params, new_state
+
+    def _holds_eval_point(self) -> tf.Tensor:
+        """Whether the model variables hold the evaluation point (never without attention)."""
+        if self.holds_eval_point is None:
+            return tf.constant(False)
+        return tf.convert_to_tensor(self.holds_eval_point.value)
 
     def swap_to_eval(self, var_list: Sequence[keras.Variable] | None = None) -> None:
         """Writes the true parameters into the model variables (no-op without attention)."""
-        if self._true_params:
-            for var, true in zip(var_list or self._trainable_variables, self._true_params):
-                var.assign(true)
+        self._swap(var_list, self.rule.true_params, to_eval_point=False)
 
     def swap_to_train(self, var_list: Sequence[keras.Variable] | None = None) -> None:
-        """Writes the point where gradients are taken back into the model variables."""
-        if self._true_params:
-            params = [tf.convert_to_tensor(t.value) for t in self._true_params]
-            for var, value in zip(
-                var_list or self._trainable_variables,
-                self.rule.eval_point(params, self._rule_state()),
-            ):
-                var.assign(value)
+        """Writes the point where gradients are taken into the model variables."""
+        self._swap(var_list, self.rule.eval_point, to_eval_point=True)
+
+    def _swap(
+        self,
+        var_list: Sequence[keras.Variable] | None,
+        convert: Callable[[list[tf.Tensor], Any], list[tf.Tensor]],
+        to_eval_point: bool,
+    ) -> None:
+        """Converts the model variables' values with `convert` (`rule.true_params` or
+        `rule.eval_point`) unless they already hold the wanted point; idempotent."""
+        if self.holds_eval_point is None:
+            return
+        variables = var_list or self._trainable_variables
+        values = [tf.convert_to_tensor(v.value) for v in variables]
+        state = self._rule_state()
+        new_values = tf.cond(
+            tf.equal(self.holds_eval_point, to_eval_point),
+            lambda: list(values),
+            lambda: convert(values, state),
+        )
+        for variable, value in zip(variables, new_values):
+            variable.assign(value)
+        self.holds_eval_point.assign(to_eval_point)
 
     def _rule_state(self) -> Any:
         """The rule's state nest, read from the optimizer variables that hold it."""
-        return tf.nest.pack_sequence_as(
-            self._state_structure, [v.value for v in self._state_variables]
-        )
+        return self._state_layout.unpack([v.value for v in self._state_variables])
 
     def finalize_variable_values(self, var_list: Sequence[keras.Variable]) -> None:
         self.swap_to_eval(var_list)

@@ -1,14 +1,15 @@
 """The update-rule seam: a learned optimizer as a pure function of tensors.
 
 See `ARCHITECTURE.md`. A rule is a Keras layer whose weights are the meta-parameters θ.
-It exposes three pure functions, in the manner of optax's init/update split:
+It exposes pure functions, in the manner of optax's init/update split:
 
     state = rule.init(params, seed=None)
     params, state = rule.step(params, grads, state)
     eval_params = rule.eval_point(params, state)
+    params = rule.true_params(eval_params, state)   # the inverse of eval_point
 
 `params` and `grads` are flat lists of tensors in a fixed order; `state` is a nest (dicts,
-lists, tuples) of tensors. None of the three creates or mutates a variable, so the same code
+lists, tuples) of tensors. None of them creates or mutates a variable, so the same code
 runs inside an outer `tf.GradientTape` (second-order meta-gradients), under
 `tf.function(jit_compile=True)`, and behind the Keras optimizer adapter.
 """
@@ -34,7 +35,8 @@ class UpdateRule(keras.layers.Layer, abc.ABC):
     Attributes:
         rule_name: the registry name of the rule (`"mlp"`, `"adam"`, ...).
         uses_eval_point: True when `eval_point` may differ from the parameters (attention);
-            the Keras adapter then keeps the true parameters in a slot.
+            such a rule also implements `true_params`, its inverse, so that the Keras
+            adapter can keep only the evaluation point (in the model variables).
     """
 
     rule_name: str = ""
@@ -63,6 +65,21 @@ class UpdateRule(keras.layers.Layer, abc.ABC):
         """Where the next gradient is taken. The parameters themselves by default."""
         del state
         return list(params)
+
+    def true_params(self, eval_params: Sequence[tf.Tensor], state: State) -> Params:
+        """The parameters whose `eval_point` under `state` is `eval_params` (its inverse).
+
+        The identity for a rule without an evaluation point; a rule with `uses_eval_point`
+        must implement it. In floating point the round trip need not be exact (the
+        hierarchical RNN's (θ + o) − o is θ to within about one ulp of max(|θ|, |θ + o|)).
+        """
+        if self.uses_eval_point:
+            raise NotImplementedError(
+                f"{type(self).__name__} has uses_eval_point=True and must implement "
+                "true_params(eval_params, state), the inverse of eval_point."
+            )
+        del state
+        return list(eval_params)
 
     def call(self, inputs: Any) -> Any:
         raise TypeError(
