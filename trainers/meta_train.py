@@ -222,18 +222,21 @@ class MetaTrainer:
         self.evaluator = self._evaluator(self.rule)
         self.schedule = config.schedule()
         self.runs: list[Run | None] = [None] * config.meta_batch
-        checkpoint = tf.train.Checkpoint(
+        required = dict(
             rule=self.rule,
             meta_optimizer=self.meta_optimizer,
             step=self.step,
             train_seconds=self.train_seconds,
-            best_held_out=self.best_held_out,
         )
+        checkpoint = tf.train.Checkpoint(**required, best_held_out=self.best_held_out)
         self.manager = tf.train.CheckpointManager(
             checkpoint, os.path.join(logdir, "checkpoints"), max_to_keep=3
         )
-        if self.manager.latest_checkpoint:
-            checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        latest = self.manager.latest_checkpoint
+        if latest:
+            # best_held_out is optional: a run saved before it existed resumes with inf.
+            tf.train.Checkpoint(**required).restore(latest).assert_existing_objects_matched()
+            checkpoint.restore(latest).expect_partial()
         self.writer = tf.summary.create_file_writer(logdir)
         self.held_out = [
             sample_problem(config, problem_seed(config, 0, i, held_out=True))

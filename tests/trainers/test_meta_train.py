@@ -98,6 +98,23 @@ def test_the_best_held_out_weights_are_kept_and_survive_a_resume(trained):
     assert trainer.held_out_meta_loss(rule) == pytest.approx(float(best[-1]), rel=1e-5)
 
 
+def test_a_checkpoint_saved_before_best_held_out_existed_resumes(tmp_path):
+    import tensorflow as tf
+
+    config = dataclasses.replace(CONFIG, steps=1, num_eval_problems=1)
+    trainer = MetaTrainer(config, str(tmp_path))
+    trainer.step.assign(7)
+    old = tf.train.Checkpoint(
+        rule=trainer.rule,
+        meta_optimizer=trainer.meta_optimizer,
+        step=trainer.step,
+        train_seconds=trainer.train_seconds,
+    )
+    tf.train.CheckpointManager(old, str(tmp_path / "checkpoints"), max_to_keep=1).save()
+    resumed = MetaTrainer(config, str(tmp_path))
+    assert int(resumed.step) == 7 and float(resumed.best_held_out) == np.inf
+
+
 def test_another_config_in_the_same_logdir_is_refused(tmp_path):
     MetaTrainer(dataclasses.replace(CONFIG, steps=1, num_eval_problems=1), str(tmp_path))
     with pytest.raises(ValueError, match="another config.*unroll_steps"):
