@@ -12,7 +12,9 @@ the learned rule, every tuned baseline and Adam at its default learning rate (1e
 scored (`validation_loss` for the test loss; the inner training still uses training data).
 The tuning is the grid mode of `trainers.baselines` (its scorer, XLA when the run used it),
 the one tuning path of the package. It writes `results.md` (a table), `results.json` and
-`loss_curves.png` to `--out` (default LOGDIR/eval).
+`loss_curves.png` to `--out` (default LOGDIR/eval). Figures build their comparisons from the
+same pieces: `contenders` (the learned rule, default Adam, the tuned baselines) and
+`CurveRunner` (their loss curves).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -67,6 +69,10 @@ class CurveRunner:
         losses = self._compiled[key](problem.tensors, as_seed(seed)).numpy()
         return np.where(np.isfinite(losses), losses, np.inf)
 
+    def curves(self, rule: UpdateRule, problems: Sequence[Problem]) -> np.ndarray:
+        """The losses of `rule` on each problem from its own seed, [P, T]."""
+        return np.stack([self(rule, p, p.seed) for p in problems])
+
 
 def meta_losses(curves: Sequence[np.ndarray], kind: str) -> list[float]:
     """The meta-objective of each curve."""
@@ -84,14 +90,59 @@ class TunedBaseline:
         return self.learning_rate in (LEARNING_RATE_GRID[0], LEARNING_RATE_GRID[-1])
 
 
-def tune_learning_rate(config: MetaTrainConfig, name: str, num_problems: int) -> TunedBaseline:
+def tune_learning_rate(
+    config: MetaTrainConfig, name: str, num_problems: int, cache_dir: str | None = None
+) -> TunedBaseline:
     """The grid learning rate of baseline `name` with the best mean meta-objective of the
-    task of `config` on `num_problems` tuning problems (`trainers.baselines`, grid mode)."""
+    task of `config` on `num_problems` tuning problems (`trainers.baselines`, grid mode;
+    cached in `cache_dir` if given)."""
     search = SearchConfig(num_problems=num_problems, jit_compile=config.jit_compile, mode="grid")
-    result = random_search(config, name, search)
+    result = random_search(config, name, search, cache_dir)
     grid = result.grid["learning_rate"]
     scores = {grid[i]: score for (i,), score in zip(result.indices, result.scores)}
     return TunedBaseline(name, result.best["learning_rate"], scores)
+
+
+class Contender(NamedTuple):
+    """One optimizer of a comparison: its report label, its rule, the hyper-parameters the
+    report shows and, for a learning-rate-tuned baseline, its tuning."""
+
+    label: str
+    rule: UpdateRule
+    info: dict[str, Any]
+    tuning: TunedBaseline | None = None
+
+
+def contenders(
+    config: MetaTrainConfig,
+    weights: str,
+    num_steps: int,
+    num_tuning_problems: int,
+    baselines: Sequence[str] = BASELINES,
+    cache_dir: str | None = None,
+) -> dict[str, Contender]:
+    """The learned rule of `config` with the meta-parameters in `weights`, Adam at its default
+    learning rate and every baseline with its learning rate tuned for `num_steps` steps of the
+    task of `config`, keyed "learned", "adam_default" and by the baselines' names."""
+    task = dataclasses.replace(config, unroll_steps=num_steps)
+    learned = rules.get(config.rule, dtype=config.dtype, **config.rule_kwargs)
+    load_rule_weights(learned, weights)
+    default_adam = rules.get("adam", learning_rate=DEFAULT_ADAM_LEARNING_RATE, dtype=config.dtype)
+    found = {
+        "learned": Contender(f"learned {config.rule}", learned, {}),
+        "adam_default": Contender(
+            "adam (lr=1e-3, default)", default_adam, {"learning_rate": DEFAULT_ADAM_LEARNING_RATE}
+        ),
+    }
+    for name in baselines:
+        tuned = tune_learning_rate(task, name, num_tuning_problems, cache_dir)
+        found[name] = Contender(
+            f"{name} (tuned lr={tuned.learning_rate:.3g})",
+            rules.get(name, learning_rate=tuned.learning_rate, dtype=config.dtype),
+            {"learning_rate": tuned.learning_rate, "on_grid_edge": tuned.on_grid_edge},
+            tuned,
+        )
+    return found
 
 
 def evaluate(
@@ -104,24 +155,12 @@ def evaluate(
 ) -> dict:
     """Runs the learned rule and the baselines; returns curves and a summary per optimizer."""
     runner = CurveRunner(num_steps, config.record)
-    task = dataclasses.replace(config, unroll_steps=num_steps)
     test = held_out_problems(config, TEST_STREAM, num_problems)
-    learned = rules.get(config.rule, dtype=config.dtype, **config.rule_kwargs)
-    load_rule_weights(learned, weights)
-    contenders: dict[str, tuple[UpdateRule, dict]] = {f"learned {config.rule}": (learned, {})}
-    default_adam = rules.get("adam", learning_rate=DEFAULT_ADAM_LEARNING_RATE, dtype=config.dtype)
-    contenders["adam (lr=1e-3, default)"] = (default_adam, {"learning_rate": 1e-3})
-    for name in baselines:
-        tuned = tune_learning_rate(task, name, num_tuning_problems)
-        rule = rules.get(name, learning_rate=tuned.learning_rate, dtype=config.dtype)
-        label = f"{name} (tuned lr={tuned.learning_rate:.3g})"
-        contenders[label] = (
-            rule,
-            {"learning_rate": tuned.learning_rate, "on_grid_edge": tuned.on_grid_edge},
-        )
     results = {}
-    for label, (rule, info) in contenders.items():
-        curves = np.stack([runner(rule, p, p.seed) for p in test])
+    for label, rule, info, _ in contenders(
+        config, weights, num_steps, num_tuning_problems, baselines
+    ).values():
+        curves = runner.curves(rule, test)
         per_problem = meta_losses(curves, config.meta_loss)
         results[label] = {
             **info,

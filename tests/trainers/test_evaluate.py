@@ -13,6 +13,7 @@ from trainers.baselines import LEARNING_RATE_GRID, SearchConfig, random_search
 from trainers.evaluate import (
     CurveRunner,
     TunedBaseline,
+    contenders,
     evaluate,
     evaluation_config,
     tune_learning_rate,
@@ -62,6 +63,20 @@ def test_evaluate_reports_the_tuned_baselines(tmp_path):
     write_report(results, CONFIG, 12, str(tmp_path / "eval"))
     for name in ("results.md", "results.json", "loss_curves.png"):
         assert os.path.getsize(tmp_path / "eval" / name) > 0
+
+
+def test_contenders_are_keyed_by_optimizer_and_carry_their_tuning(tmp_path):
+    weights = save_rule_weights(rules.get("sgd", learning_rate=0.05), str(tmp_path / "sgd.npz"))
+    found = contenders(CONFIG, weights, 12, 2, ("sgd",), cache_dir=str(tmp_path / "cache"))
+    assert list(found) == ["learned", "adam_default", "sgd"]
+    assert found["learned"].tuning is None and found["adam_default"].tuning is None
+    tuned = found["sgd"].tuning
+    assert tuned == tune_learning_rate(dataclasses.replace(CONFIG, unroll_steps=12), "sgd", 2)
+    assert found["sgd"].rule.learning_rate == tuned.learning_rate
+    assert os.listdir(tmp_path / "cache")  # the grid search was cached
+    problem = problems.get("quadratic", dim=5, seed=1)
+    curves = CurveRunner(12).curves(found["learned"].rule, [problem, problem])
+    assert curves.shape == (2, 12) and np.array_equal(curves[0], curves[1])
 
 
 def test_curves_record_the_runs_loss_kind():

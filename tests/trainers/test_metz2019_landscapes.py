@@ -3,7 +3,6 @@ size: the files each figure writes, Adam's sensitivity to the learning rate, the
 slices against a direct unroll and their roughness growing with the unroll length, and the
 estimator variances read back from the meta-training log."""
 
-import json
 import os
 import subprocess
 import sys
@@ -12,20 +11,17 @@ import numpy as np
 import pytest
 
 from problems.base import as_seed
+from tests.trainers.quick_figures import make_quick_figure
 from trainers import figures
 from trainers.figures import metz2019_landscapes as landscapes
 from trainers.unroll import unroll_from_init
+
 
 NAMES = ("metz2019_fig2d", "metz2019_fig2ef", "metz2019_fig4")
 
 
 def _make(tmp_path_factory, name):
-    out = str(tmp_path_factory.mktemp(name))
-    paths = figures.get(name).make(out, True, os.path.join(out, "runs"))
-    with open(os.path.join(out, f"{name}.json")) as f:
-        data = json.load(f)
-    arrays = dict(np.load(os.path.join(out, f"{name}.npz"))) if len(paths) > 2 else {}
-    return paths, data, arrays
+    return make_quick_figure(tmp_path_factory, name)[:3]
 
 
 def _files(paths, name, extensions):

@@ -6,6 +6,8 @@ here, which registers them.
 
 from trainers.figures import dynamics  # noqa: F401  (registers the dynamics-paper figures)
 from trainers.figures import metz2019  # noqa: F401  (registers the Metz et al. 2019 figures)
+from trainers.figures import metz2019_ablations  # noqa: F401  (Metz et al. 2019 Fig. 8)
+from trainers.figures import metz2019_curves  # noqa: F401  (Metz et al. 2019 Fig. 6)
 from trainers.figures import metz2019_landscapes  # noqa: F401  (Metz et al. 2019 Fig. 2d-f, 4)
 from trainers.figures.base import Figure, get, names, register, save
 
