@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import os
 
-from trainers.figures.base import jsonable
+from trainers.figures.base import jsonable, pyplot
+from trainers.figures.dynamics import fig9_bars
 from trainers.figures.dynamics_runs import TASKS, dynamics_runs
 
 
@@ -44,8 +45,8 @@ def _first_beaten(entry: dict) -> str:
 
 
 def main(argv: list[str]) -> None:
-    """Fig. 9's comparison for the named tasks only, as tables on stdout and
-    `RUNS/comparison_TASK.json`."""
+    """Fig. 9's comparison for the named tasks only, as tables on stdout,
+    `RUNS/comparison_TASK.json` and its bars in `RUNS/fig9_TASK1_TASK2….png`."""
     from absl import flags
 
     del argv
@@ -54,11 +55,15 @@ def main(argv: list[str]) -> None:
     if unknown:
         raise ValueError(f"Unknown tasks {unknown}; the tasks are {', '.join(TASKS)}.")
     r = dynamics_runs(f.runs, f.quick)
+    comparisons = {}
     for task in f.tasks:
-        comparison = r.comparison(task)
+        comparisons[task] = r.comparison(task)
         with open(os.path.join(r.runs, f"comparison_{task}.json"), "w") as out:
-            json.dump(comparison, out, indent=1, default=jsonable)
-        print(comparison_table(task, comparison), flush=True)
+            json.dump(comparisons[task], out, indent=1, default=jsonable)
+        print(comparison_table(task, comparisons[task]), flush=True)
+    figure = fig9_bars(comparisons, r.sizes.test_problems)
+    figure.savefig(os.path.join(r.runs, f"fig9_{'_'.join(f.tasks)}.png"), dpi=120)
+    pyplot().close(figure)
 
 
 if __name__ == "__main__":

@@ -159,4 +159,5 @@ def test_report_compares_the_named_tasks_alone(quick_figures):
     assert "| adam |" in result.stdout and "best:" in result.stdout
     with open(os.path.join(runs, "comparison_rosenbrock.json")) as f:
         assert set(json.load(f)["optimizers"]) == {"learned", "momentum", "rmsprop", "adam"}
+    assert os.path.getsize(os.path.join(runs, "fig9_rosenbrock.png")) > 0
 

@@ -23,6 +23,7 @@ What they need comes from `trainers.figures.dynamics_runs` (trained once, reused
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -241,32 +242,36 @@ def fig7(out: str, quick: bool, runs: str) -> list[str]:
     return save(out, "dynamics_fig7", fig, data, arrays)
 
 
-@register(
-    "dynamics_fig9", "meta-objective over test problems, learned vs tuned baselines (App. D.2)"
-)
-def fig9(out: str, quick: bool, runs: str) -> list[str]:
+def fig9_bars(comparisons: dict[str, dict], num_test_problems: int) -> Any:
+    """Fig. 9's bars (mean ± standard error of the meta-objective over the test problems,
+    learned vs tuned baselines) for the tasks of `comparisons` (`DynamicsRuns.comparison`)."""
     plt = pyplot()
-    r = dynamics_runs(runs, quick)
-    fig, axes = plt.subplots(1, len(TASKS), figsize=(4 * len(TASKS), 3.8), squeeze=False)
-    data = {}
-    for ax, task in zip(axes[0], TASKS):
-        comparison = r.comparison(task)
+    fig, axes = plt.subplots(
+        1, len(comparisons), figsize=(4 * len(comparisons), 3.8), squeeze=False
+    )
+    for ax, (task, comparison) in zip(axes[0], comparisons.items()):
         entries = comparison["optimizers"]
-        means = [entries[k]["mean"] for k in entries]
-        errors = [entries[k]["standard_error"] for k in entries]
         ax.bar(
             range(len(entries)),
-            means,
-            yerr=errors,
+            [entries[k]["mean"] for k in entries],
+            yerr=[entries[k]["standard_error"] for k in entries],
             capsize=4,
             color=["C3"] + ["C0"] * len(BASELINES),
         )
         ax.set_xticks(range(len(entries)), list(entries), rotation=20)
         ax.set_ylabel("meta-objective (mean training loss)")
-        ax.set_title(f"{TITLES[task]} ({len(r.test_problems(task))} test problems)")
-        data[task] = comparison
+        ax.set_title(f"{TITLES[task]} ({num_test_problems} test problems)")
     fig.tight_layout()
-    return save(out, "dynamics_fig9", fig, data)
+    return fig
+
+
+@register(
+    "dynamics_fig9", "meta-objective over test problems, learned vs tuned baselines (App. D.2)"
+)
+def fig9(out: str, quick: bool, runs: str) -> list[str]:
+    r = dynamics_runs(runs, quick)
+    data = {task: r.comparison(task) for task in TASKS}
+    return save(out, "dynamics_fig9", fig9_bars(data, r.sizes.test_problems), data)
 
 
 _PANELS = (("momentum", "momentum"), ("rmsprop", "rho"), ("adam", "beta_1"), ("adam", "beta_2"))
