@@ -185,7 +185,9 @@ class FullUnroll(TruncatedBPTT):
         super().__init__(rule, meta_loss, second_order, record, jit_compile)
         self.num_steps = int(num_steps)
 
-    def __call__(self, problem: Problem, seed: int | tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
+    def __call__(
+        self, problem: Problem, seed: int | tf.Tensor
+    ) -> tuple[tf.Tensor, list[tf.Tensor]]:
         """The meta-loss of one unroll on `problem` from `seed`, and its meta-gradient."""
         return self.meta_gradient_fn(problem)(problem.tensors, as_seed(seed))
 

@@ -16,6 +16,12 @@ class QuickFigure(NamedTuple):
     runs: str  # the runs directory it trained or read its runs in
 
 
+def assert_written(paths: list[str], name: str, extensions: tuple[str, ...]) -> None:
+    """`paths` are exactly NAME.EXT for `extensions`, none of them empty."""
+    assert sorted(os.path.basename(p) for p in paths) == sorted(f"{name}.{e}" for e in extensions)
+    assert all(os.path.getsize(p) > 0 for p in paths)
+
+
 def make_quick_figure(tmp_path_factory: Any, name: str) -> QuickFigure:
     out = str(tmp_path_factory.mktemp(name))
     runs = os.path.join(out, "runs")

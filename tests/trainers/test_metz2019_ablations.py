@@ -14,7 +14,7 @@ import problems
 from l2o_tf import rules
 from l2o_tf.weights import load_rule_weights
 from problems.base import as_seed
-from tests.trainers.quick_figures import make_quick_figure
+from tests.trainers.quick_figures import assert_written, make_quick_figure
 from trainers.figures import metz2019_ablations as ablations
 from trainers.meta_train import CONFIG_FILE, WEIGHTS_FILE, MetaTrainer
 from trainers.unroll import unroll_from_init
@@ -145,9 +145,7 @@ def fig8(tmp_path_factory):
 @pytest.mark.slow
 def test_fig8_writes_one_entry_per_variant(fig8):
     paths, data, arrays, _ = fig8
-    names = sorted(os.path.basename(p) for p in paths)
-    assert names == [f"{NAME}.{e}" for e in ("json", "npz", "png")]
-    assert all(os.path.getsize(p) > 0 for p in paths)
+    assert_written(paths, NAME, ("json", "npz", "png"))
     sizes = ablations.ABLATION_SIZES[True]
     _, configs = _variants(sizes)
     assert list(data["variants"]) == list(configs)

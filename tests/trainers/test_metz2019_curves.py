@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.trainers.quick_figures import make_quick_figure
+from tests.trainers.quick_figures import assert_written, make_quick_figure
 from trainers import figures
 from trainers.baselines import LEARNING_RATE_GRID
 from trainers.evaluate import DEFAULT_ADAM_LEARNING_RATE
@@ -33,9 +33,7 @@ def test_registered():
 @pytest.mark.slow
 def test_quick_figure_writes_curves_of_every_optimizer(quick):
     paths, data, arrays, runs = quick
-    written = sorted(os.path.basename(p) for p in paths)
-    assert written == [f"{NAME}.{e}" for e in ("json", "npz", "png")]
-    assert all(os.path.getsize(p) > 0 for p in paths)
+    assert_written(paths, NAME, ("json", "npz", "png"))
     steps = RUN.inner_steps
     assert data["num_steps"] == steps and data["run_config"]["meta_beta_1"] == 0.5
     assert data["run"] == os.path.join(runs, RUN.name)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from problems.base import as_seed
-from tests.trainers.quick_figures import make_quick_figure
+from tests.trainers.quick_figures import assert_written, make_quick_figure
 from trainers import figures
 from trainers.figures import metz2019_landscapes as landscapes
 from trainers.unroll import unroll_from_init
@@ -22,11 +22,6 @@ NAMES = ("metz2019_fig2d", "metz2019_fig2ef", "metz2019_fig4")
 
 def _make(tmp_path_factory, name):
     return make_quick_figure(tmp_path_factory, name)[:3]
-
-
-def _files(paths, name, extensions):
-    assert sorted(os.path.basename(p) for p in paths) == sorted(f"{name}.{e}" for e in extensions)
-    assert all(os.path.getsize(p) > 0 for p in paths)
 
 
 def test_registry_names_the_figures():
@@ -57,7 +52,7 @@ def fig2d(tmp_path_factory):
 @pytest.mark.slow
 def test_fig2d_nearly_equal_learning_rates_end_far_apart(fig2d):
     paths, data, arrays = fig2d
-    _files(paths, "metz2019_fig2d", ("png", "json", "npz"))
+    assert_written(paths, "metz2019_fig2d", ("png", "json", "npz"))
     learning_rates, final = np.array(data["learning_rates"]), np.array(data["final_loss"])
     assert learning_rates.shape == final.shape == (100,)
     np.testing.assert_allclose(learning_rates[[0, -1]], [0.1469, 0.1484])
@@ -87,7 +82,7 @@ def fig2ef(tmp_path_factory):
 @pytest.mark.slow
 def test_fig2ef_writes_the_slices(fig2ef):
     paths, data, arrays = fig2ef
-    _files(paths, "metz2019_fig2ef", ("png", "json", "npz"))
+    assert_written(paths, "metz2019_fig2ef", ("png", "json", "npz"))
     sizes = landscapes.SLICE_SIZES[True]
     k = len(landscapes.UNROLLS)
     assert arrays["line"].shape == (sizes.num_directions, sizes.num_points, k)
@@ -145,7 +140,7 @@ def fig4(tmp_path_factory):
 @pytest.mark.slow
 def test_fig4_logs_both_variances_every_outer_step(fig4):
     paths, data, _ = fig4
-    _files(paths, "metz2019_fig4", ("png", "json"))
+    assert_written(paths, "metz2019_fig4", ("png", "json"))
     steps = landscapes.VARIANCE_SIZES[True].steps
     assert data["num_steps"] == steps
     assert data["step"] == list(range(1, steps + 1))
