@@ -159,8 +159,14 @@ class DynamicsRuns:
         held-out evaluation below it (step and meta-training seconds), or None."""
         trainer = self.trainer(task)
         baseline = trainer.held_out_meta_loss(self.tuned(task, optimizer))
-        first = first_below(read_scalars(self.logdir(task)), "meta_loss/held_out", baseline)
+        first = first_below(self.scalars(task), "meta_loss/held_out", baseline)
         return {"baseline_held_out": baseline, "first_beaten": first}
+
+    @functools.cache
+    def scalars(self, task: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The TensorBoard scalars of the run of `task` (read once it has trained)."""
+        self.trainer(task)
+        return read_scalars(self.logdir(task))
 
     def provenance(self, task: str) -> dict:
         """The checkpoint and config a figure used (ARCHITECTURE.md, reproducibility)."""
