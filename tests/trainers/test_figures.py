@@ -56,6 +56,7 @@ def test_dynamics_presets_follow_the_recipe_of_app_d2():
     }
     rosenbrock = get_preset("dynamics_rosenbrock")  # the spec's fixed input scaling
     assert (rosenbrock.rule_kwargs, rosenbrock.dtype) == ({"input_scale": 0.01}, "float64")
+    assert rosenbrock.meta_learning_rate == 3e-4  # 1e-3 blew up (docs/dynamics_results.md)
 
 
 @pytest.mark.slow
