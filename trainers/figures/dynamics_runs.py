@@ -200,7 +200,7 @@ class DynamicsRuns:
         """Per-step losses of `rule` on every test problem, [P, T] (inf where diverged)."""
         steps = self.config(task).unroll_steps
         runner = self._runners.setdefault(steps, CurveRunner(steps))
-        return np.stack([runner(rule, p, p.seed) for p in self.test_problems(task)])
+        return runner.curves(rule, self.test_problems(task))
 
     @functools.cache
     def trajectories(self, task: str) -> Trajectories:
