@@ -82,7 +82,7 @@ from problems.base import Problem
 from trainers.baselines import TEST_STREAM, held_out_problems
 from trainers.evaluate import CurveRunner, meta_losses
 from trainers.figures.base import pyplot, register, save
-from trainers.figures.metz2019_landscapes import PROBLEM, PROBLEM_KWARGS
+from trainers.figures.metz2019_landscapes import VarianceSizes, variance_config
 from trainers.meta_train import MetaTrainConfig, MetaTrainer
 
 SEED = 0
@@ -108,27 +108,18 @@ ABLATION_SIZES = {
 
 
 def full_config(sizes: AblationSizes, seed: int = SEED) -> MetaTrainConfig:
-    """The full method: merged estimator, linear truncation curriculum, all features."""
-    return MetaTrainConfig(
-        problem=PROBLEM,
-        problem_kwargs=dict(PROBLEM_KWARGS),
-        rule="mlp",
+    """The full method: merged estimator, linear truncation curriculum over the whole run,
+    all features; Fig. 4's meta-training (`variance_config`) at these sizes, in float32 with
+    the outer Adam's β1 of §4.3."""
+    curriculum = VarianceSizes(
         steps=sizes.steps,
-        unroll_steps=sizes.first_truncation,
-        truncation_schedule="linear",
-        truncation_end=sizes.run_length,
-        truncation_ramp_steps=sizes.steps,
-        inner_steps=sizes.run_length,
         meta_batch=sizes.meta_batch,
-        meta_loss="mean",
-        estimator="merged",
+        truncations=(sizes.first_truncation, sizes.run_length),
+        run_length=sizes.run_length,
         meta_learning_rate=sizes.meta_learning_rate,
-        meta_beta_1=OUTER_BETA_1,
-        num_eval_problems=2,
-        eval_every=10**9,  # held out only at the start and the end
-        checkpoint_every=50,
-        dtype=DTYPE,
-        seed=seed,
+    )
+    return dataclasses.replace(
+        variance_config(curriculum, seed), dtype=DTYPE, meta_beta_1=OUTER_BETA_1
     )
 
 
