@@ -325,7 +325,7 @@ class MetaTrainer:
         config = self.config
         start = int(self.step)
         held_out = self._held_out()
-        before = held_out["meta_loss/held_out"]
+        before = after = held_out["meta_loss/held_out"]
         self._log(held_out, start)
         shown = ("meta_loss/train", "meta_loss/held_out")
         progbar = keras.utils.Progbar(
@@ -341,12 +341,12 @@ class MetaTrainer:
             step = int(self.step)
             if step % config.eval_every == 0 or step == config.steps:
                 scalars.update(self._held_out())
+                after = scalars["meta_loss/held_out"]
             if step % config.checkpoint_every == 0 or step == config.steps:
                 self.save()
             self._log(scalars, step)
             progbar.update(step, [(k, v) for k, v in scalars.items() if k in shown])
-        self.save()
-        after = self.held_out_meta_loss()
+        self.save()  # the last evaluation was at config.steps (or, finished already, `before`)
         return {"held_out_before": before, "held_out_after": after, "resumed_from": start}
 
     def _held_out(self) -> dict[str, float]:
