@@ -109,9 +109,11 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
         rule_config: keyword arguments for the rule when `rule` is a name.
         learning_rate: multiplies the rule's step: θ ← θ + lr · (rule(θ) − θ). The default
             1.0 applies the rule exactly; a schedule or `ReduceLROnPlateau` scales it.
-        jit_compile_rule: compile `rule.step` with XLA inside the train step (default True).
-            Keras does not XLA-compile `model.fit` on CPU-only machines; compiling the
-            rule's step alone fuses its per-element work (measured in
+        jit_compile_rule: compile the update with XLA inside the train step (default True):
+            the finite-gradient check, the reads of the model and state variables,
+            `rule.step` and the assigns, as one call. Keras does not XLA-compile
+            `model.fit` on CPU-only machines; compiling the update alone fuses its
+            per-element work and lets XLA write the variables in place (measured in
             `benchmarks/RESULTS.md`). Set False for a rule with ops XLA cannot compile.
         **kwargs: the standard Keras optimizer arguments (`clipnorm`, `global_clipnorm`,
             `clipvalue`, `weight_decay`, `use_ema`, `ema_momentum`,
@@ -165,9 +167,9 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
         self.weights_source = weights
         self.jit_compile_rule = bool(jit_compile_rule)
         self._update = (
-            tf.function(self._rule_update, jit_compile=True)
+            tf.function(self._guarded_update, jit_compile=True)
             if self.jit_compile_rule
-            else self._rule_update
+            else self._guarded_update
         )
         path = pretrained_path(rule.rule_name) if weights == PRETRAINED else weights
         if path is not None:
@@ -219,27 +221,34 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
         }
         all_vars = self._trainable_variables
         full_grads = [given.get(i, tf.zeros(v.shape, v.dtype)) for i, v in enumerate(all_vars)]
-        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in given.values()])
+        self._update(full_grads, tf.cast(learning_rate, all_vars[0].dtype), tuple(sorted(given)))
+
+    def _guarded_update(
+        self, grads: list[tf.Tensor], learning_rate: tf.Tensor, updated: tuple[int, ...]
+    ) -> None:
+        """One rule step on all variables, or none if a gradient in `updated` is not finite
+        (then `skipped_updates` counts it). XLA-compiled with `jit_compile_rule`."""
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(grads[i])) for i in updated])
 
         def apply_rule() -> tf.Tensor:
-            self._apply_rule(full_grads, sorted(given), learning_rate)
+            self._apply_rule(grads, updated, learning_rate)
             return tf.constant(0, tf.int64)
 
         skipped = tf.cond(finite, apply_rule, lambda: tf.constant(1, tf.int64))
         self.skipped_updates.assign_add(skipped)
 
     def _apply_rule(
-        self, grads: list[tf.Tensor], updated: list[int], learning_rate: tf.Tensor
+        self, grads: list[tf.Tensor], updated: tuple[int, ...], learning_rate: tf.Tensor
     ) -> None:
         all_vars = self._trainable_variables
         values = [tf.convert_to_tensor(v.value) for v in all_vars]
-        new_values, new_state = self._update(
+        new_values, new_state = self._rule_update(
             values,
             grads,
             [v.value for v in self._state_variables],
-            tf.cast(learning_rate, values[0].dtype),
+            learning_rate,
             self._holds_eval_point(),
-            tuple(updated),
+            updated,
         )
         for variable, value in zip(self._state_variables, new_state):
             variable.assign(value)
@@ -257,7 +266,7 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
         holds_eval_point: tf.Tensor,
         updated: tuple[int, ...],
     ) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
-        """The adapter's pure part (XLA-compiled with `jit_compile_rule`).
+        """The adapter's pure part.
 
         Unpacks the rule's state (`PackedState`), recovers the true parameters θ from the
         model variables' `values` (`rule.true_params` when they hold the evaluation point),
