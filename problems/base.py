@@ -38,6 +38,15 @@ import tensorflow as tf
 from l2o_tf.random import as_seed, fold_in, normal, uniform  # noqa: F401 (re-exported)
 
 logger = logging.getLogger(__name__)
+_reported_sources: set[str] = set()
+
+
+def report_source(message: str) -> None:
+    """Logs where a problem's data came from, once per distinct message in a process: a
+    meta-training run builds the same problem from a new seed for every run it starts."""
+    if message not in _reported_sources:
+        _reported_sources.add(message)
+        logger.info(message)
 Batch = Any  # a nest of tensors, or None
 
 
@@ -223,7 +232,7 @@ class DatasetProblem(Problem):
         self.data_source = source
         if not self.validation_examples:
             self.tensors = {"x": self._constant(x), "y": self._constant(y)}
-            logger.info("%s: %d examples from %s.", self.name, len(x), source)
+            report_source(f"{self.name}: {len(x)} examples from {source}.")
             return
         if self.validation_examples >= len(x):
             raise ValueError(
@@ -238,12 +247,9 @@ class DatasetProblem(Problem):
             "x_valid": self._constant(x[valid]),
             "y_valid": self._constant(y[valid]),
         }
-        logger.info(
-            "%s: %d training and %d validation examples from %s.",
-            self.name,
-            len(train),
-            len(valid),
-            source,
+        report_source(
+            f"{self.name}: {len(train)} training and {len(valid)} validation examples "
+            f"from {source}."
         )
 
     def full_batch(self, tensors: dict[str, tf.Tensor]) -> Batch:

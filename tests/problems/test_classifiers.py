@@ -1,5 +1,7 @@
 """Classifier problems: loss = cross-entropy + 1e-3 L2, sparse lookups, inits, data sources."""
 
+import logging
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -152,6 +154,18 @@ def test_image_problems_report_their_data_source():
         problems.get("fully_connected", num_features=100, dataset="mnist", num_classes=10)
     with pytest.raises(ValueError, match="Unknown data set"):
         problems.get("softmax_regression", dataset="imagenet")
+
+
+def test_the_data_source_is_logged_once_for_many_samples_of_a_problem(caplog):
+    with caplog.at_level(logging.INFO, logger="problems.base"):
+        for seed in range(3):
+            problems.get("two_moons", seed=seed, num_examples=37, hidden=(4,))
+        problems.get("two_moons", seed=0, num_examples=37, validation_examples=5, hidden=(4,))
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages.count("two_moons: 37 examples from generated:make_moons.") == 1
+    assert messages.count(
+        "two_moons: 37 training and 5 validation examples from generated:make_moons."
+    ) == 1
 
 
 def test_fixed_data_seed_shares_the_data_across_samples():
