@@ -2,8 +2,9 @@ r"""Fig. 9's comparison (dynamics paper App. D.2) for chosen tasks, without the 
 
     python -m trainers.dynamics_report --runs DIR --tasks linear_regression,rosenbrock
 
-Trains each task's GRU first if its run in DIR is unfinished (resumable), tunes the baselines
-(cached), and prints per optimizer the meta-objective over the 64 test problems (mean ±
+Trains each task's GRU first if its run in DIR is unfinished (resumable; `--notrain` compares
+a run in progress as it is, with its best held-out weights so far, and says at which
+meta-step), tunes the baselines (cached), and prints per optimizer the meta-objective over the 64 test problems (mean ±
 standard error) and when meta-training first beat each tuned baseline on the run's held-out
 problems (meta-step and seconds of meta-training). The same runs directory serves
 `python -m trainers.figures dynamics_fig9 --runs DIR`.
@@ -33,7 +34,9 @@ def comparison_table(task: str, comparison: dict) -> str:
         gap = entry.get("gap_to_learned")
         paired = f"{gap['mean']:+.3g} ± {gap['standard_error']:.2g}" if gap else "–"
         rows.append(f"| {name} | {mean} | {paired} | {_first_beaten(entry)} |")
-    rows += ["", f"best: {comparison['best']}"]
+    learned = comparison["learned"]
+    rows += ["", f"best: {comparison['best']} (learned: {learned['meta_steps']} meta-steps of "
+             f"{learned['config']['steps']})"]
     return "\n".join(rows)
 
 
@@ -54,7 +57,7 @@ def main(argv: list[str]) -> None:
     unknown = [task for task in f.tasks if task not in TASKS]
     if unknown:
         raise ValueError(f"Unknown tasks {unknown}; the tasks are {', '.join(TASKS)}.")
-    r = dynamics_runs(f.runs, f.quick)
+    r = dynamics_runs(f.runs, f.quick, f.train)
     comparisons = {}
     for task in f.tasks:
         comparisons[task] = r.comparison(task)
@@ -72,5 +75,8 @@ if __name__ == "__main__":
     flags.DEFINE_string("runs", None, "Directory of trained optimizers and tuned baselines.")
     flags.DEFINE_list("tasks", list(TASKS), "Tasks to compare.")
     flags.DEFINE_bool("quick", False, "Test sizes instead of the paper's.")
+    flags.DEFINE_bool(
+        "train", True, "Train unfinished runs to their meta-steps first (--notrain: as they are)."
+    )
     flags.mark_flag_as_required("runs")
     app.run(main)

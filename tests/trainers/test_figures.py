@@ -12,6 +12,8 @@ import pytest
 
 from trainers import figures
 from trainers.baselines import QUICK_SEARCH
+from trainers.figures.dynamics_runs import DynamicsRuns
+from trainers.meta_train import MetaTrainer
 from trainers.presets import DYNAMICS_TASKS, get_preset
 
 DYNAMICS = ["dynamics_fig6", "dynamics_fig7", "dynamics_schedules", "dynamics_fig9"] + [
@@ -57,6 +59,8 @@ def test_dynamics_presets_follow_the_recipe_of_app_d2():
     rosenbrock = get_preset("dynamics_rosenbrock")  # the spec's fixed input scaling
     assert (rosenbrock.rule_kwargs, rosenbrock.dtype) == ({"input_scale": 0.01}, "float64")
     assert rosenbrock.meta_learning_rate == 3e-4  # 1e-3 blew up (docs/dynamics_results.md)
+    # The spec's choice "small enough for 32 x 200-step unrolls on CPU" (trainers/presets.py)
+    assert get_preset("dynamics_two_moons").problem_kwargs == {"hidden": [16, 16], "noise": 0.1}
 
 
 @pytest.mark.slow
@@ -137,6 +141,19 @@ def test_quick_figure_contents(quick_figures):
             assert isinstance(search["on_grid_edge"], list)
 
 
+def test_a_run_in_progress_is_compared_as_it_is_without_training(tmp_path):
+    runs = str(tmp_path)
+    as_is = DynamicsRuns(runs, quick=True, train=False)
+    with pytest.raises(ValueError, match="no meta-training run.*--preset=dynamics_rosenbrock_quick"):
+        as_is.trainer("rosenbrock")
+    config = dataclasses.replace(get_preset("dynamics_rosenbrock_quick"), steps=2)
+    MetaTrainer(config, as_is.logdir("rosenbrock")).train(verbose=False)
+    trainer = DynamicsRuns(runs, quick=True, train=False).trainer("rosenbrock")
+    assert int(trainer.step) == 2  # not trained on to the preset's 30 meta-steps
+    provenance = DynamicsRuns(runs, quick=True, train=False).provenance("rosenbrock")
+    assert provenance["meta_steps"] == 2 and provenance["config"]["steps"] == 30
+
+
 @pytest.mark.slow
 def test_cli_reuses_the_runs(quick_figures, tmp_path):
     _, runs, _ = quick_figures
@@ -158,6 +175,7 @@ def test_report_compares_the_named_tasks_alone(quick_figures):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "### rosenbrock" in result.stdout and "linear_regression" not in result.stdout
     assert "| adam |" in result.stdout and "best:" in result.stdout
+    assert "(learned: 30 meta-steps of 30)" in result.stdout
     with open(os.path.join(runs, "comparison_rosenbrock.json")) as f:
         assert set(json.load(f)["optimizers"]) == {"learned", "momentum", "rmsprop", "adam"}
     assert os.path.getsize(os.path.join(runs, "fig9_rosenbrock.png")) > 0

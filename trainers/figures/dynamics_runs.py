@@ -3,7 +3,8 @@
 For each task of App. D.1 (`trainers.presets.DYNAMICS_TASKS`):
 - the meta-trained GRU: `MetaTrainer` with the preset `dynamics_TASK` (`dynamics_TASK_quick`
   with `--quick`) in `RUNS/dynamics_TASK[_quick]`, trained (or resumed) up to the preset's
-  meta-steps the first time it is needed;
+  meta-steps the first time it is needed, or with `train=False` taken as it is (a run in
+  progress, compared with its best held-out weights so far);
 - the tuned baselines: `trainers.baselines.random_search`, cached in `RUNS/baselines`;
 - when meta-training first beat each tuned baseline (its logged held-out meta-loss against
   the baseline's on the same held-out problems, with the meta-training seconds spent);
@@ -81,9 +82,10 @@ class Trajectories:
 class DynamicsRuns:
     """The trained optimizers, tuned baselines and test runs of one `runs` directory."""
 
-    def __init__(self, runs: str, quick: bool) -> None:
+    def __init__(self, runs: str, quick: bool, train: bool = True) -> None:
         self.runs = runs
         self.quick = quick
+        self.train = train
         self.sizes = QUICK_SIZES if quick else PAPER_SIZES
         self._runners: dict[int, CurveRunner] = {}
 
@@ -98,10 +100,17 @@ class DynamicsRuns:
 
     @functools.cache
     def trainer(self, task: str) -> MetaTrainer:
-        """The meta-training run of `task`, trained (or resumed) here up to its meta-steps."""
-        config = self.config(task)
-        trainer = MetaTrainer(config, self.logdir(task))
-        if int(trainer.step) < config.steps:
+        """The meta-training run of `task`, trained (or resumed) here up to its meta-steps,
+        or as it is without `train` (then it must have taken a meta-step)."""
+        config, logdir = self.config(task), self.logdir(task)
+        if not self.train and not os.path.exists(self.weights(task)):
+            raise ValueError(
+                f"{logdir} holds no meta-training run to compare as it is; start one with "
+                f"`python -m trainers.meta_train --preset={self.preset(task)} "
+                f"--logdir={logdir}` or let the report train it (without --notrain)."
+            )
+        trainer = MetaTrainer(config, logdir)
+        if self.train and int(trainer.step) < config.steps:
             trainer.train(verbose=not self.quick)
         return trainer
 
@@ -172,6 +181,7 @@ class DynamicsRuns:
         """The checkpoint and config a figure used (ARCHITECTURE.md, reproducibility)."""
         return {
             "preset": self.preset(task),
+            "meta_steps": int(self.trainer(task).step),
             "weights": self.weights(task),
             "config": dataclasses.asdict(self.config(task)),
         }
@@ -234,7 +244,8 @@ def _recorded_run(recorder: Recorder, problem: Problem, steps: int):
 
 
 @functools.cache
-def dynamics_runs(runs: str, quick: bool) -> DynamicsRuns:
-    """One `DynamicsRuns` per (directory, size) and process, so figures share their work."""
-    return DynamicsRuns(os.path.abspath(runs), quick)
+def dynamics_runs(runs: str, quick: bool, train: bool = True) -> DynamicsRuns:
+    """One `DynamicsRuns` per (directory, size, training) and process, so figures share
+    their work."""
+    return DynamicsRuns(os.path.abspath(runs), quick, train)
 
