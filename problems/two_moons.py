@@ -4,6 +4,9 @@ Data: scikit-learn's `make_moons` (noise 0.1 by default) drawn from the problem'
 is generated locally and needs no download. Model: 2 → hidden… → 1 logit with ReLU hidden
 layers, Glorot-uniform weights and zero biases; loss: mean sigmoid cross-entropy.
 Spec **choices** (documented here): two hidden layers of 32 units, 128 examples, full batch.
+The dynamics recipe (`trainers.presets`, `dynamics_two_moons`) uses two layers of 16 units:
+the spec asks for a network small enough for 32 × 200-step unrolls on CPU, and 32-32 took
+9.9 h for its 5 000 meta-steps on 2 cores.
 With `validation_examples` > 0 that many extra examples are drawn and held out (the L_valid
 outer objective of Metz et al. 2019, see `problems.base`).
 """
