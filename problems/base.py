@@ -47,6 +47,8 @@ def report_source(message: str) -> None:
     if message not in _reported_sources:
         _reported_sources.add(message)
         logger.info(message)
+
+
 Batch = Any  # a nest of tensors, or None
 
 

@@ -4,10 +4,10 @@ r"""Fig. 9's comparison (dynamics paper App. D.2) for chosen tasks, without the 
 
 Trains each task's GRU first if its run in DIR is unfinished (resumable; `--notrain` compares
 a run in progress as it is, with its best held-out weights so far, and says at which
-meta-step), tunes the baselines (cached), and prints per optimizer the meta-objective over the 64 test problems (mean ±
-standard error) and when meta-training first beat each tuned baseline on the run's held-out
-problems (meta-step and seconds of meta-training). The same runs directory serves
-`python -m trainers.figures dynamics_fig9 --runs DIR`.
+meta-step), tunes the baselines (cached), and prints per optimizer the meta-objective over
+the 64 test problems (mean ± standard error) and when meta-training first beat each tuned
+baseline on the run's held-out problems (meta-step and seconds of meta-training). The same
+runs directory serves `python -m trainers.figures dynamics_fig9 --runs DIR`.
 """
 
 from __future__ import annotations
