@@ -60,7 +60,9 @@ def test_dynamics_presets_follow_the_recipe_of_app_d2():
     assert (rosenbrock.rule_kwargs, rosenbrock.dtype) == ({"input_scale": 0.01}, "float64")
     assert rosenbrock.meta_learning_rate == 3e-4  # 1e-3 blew up (docs/dynamics_results.md)
     # The spec's choice "small enough for 32 x 200-step unrolls on CPU" (trainers/presets.py)
-    assert get_preset("dynamics_two_moons").problem_kwargs == {"hidden": [16, 16], "noise": 0.1}
+    two_moons = get_preset("dynamics_two_moons")
+    assert two_moons.problem_kwargs == {"hidden": [16, 16], "noise": 0.1}
+    assert (two_moons.rule_kwargs, two_moons.meta_learning_rate) == ({"input_scale": 10.0}, 3e-4)
 
 
 @pytest.mark.slow
