@@ -11,16 +11,27 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 def read_scalars(logdir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Every scalar `trainers.meta_train` logged in `logdir`: tag -> (steps, values), sorted
-    by step; where a resumed run logged a step again, the last value is kept."""
+    by step; where a resumed run logged a step again, the value written last (by wall time)
+    is kept. Each event file is read on its own: TensorBoard's reader of a directory orders
+    the files by name (a counter in the name sorts 10 before 9) and drops the steps a
+    restarted writer logs again."""
     if not os.path.isdir(logdir):
         raise FileNotFoundError(f"No meta-training log directory {logdir!r}.")
-    events = EventAccumulator(logdir, size_guidance={"tensors": 0})
-    events.Reload()
+    latest: dict[str, dict[int, tuple[float, float]]] = {}  # tag -> step -> (wall time, value)
+    for name in os.listdir(logdir):
+        if "tfevents" not in name:
+            continue
+        events = EventAccumulator(os.path.join(logdir, name), size_guidance={"tensors": 0})
+        events.Reload()
+        for tag in events.Tags()["tensors"]:
+            by_step = latest.setdefault(tag, {})
+            for e in events.Tensors(tag):
+                value = (e.wall_time, float(tf.make_ndarray(e.tensor_proto)))
+                by_step[e.step] = max(by_step.get(e.step, value), value)
     scalars = {}
-    for tag in events.Tags()["tensors"]:
-        by_step = {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)}
+    for tag, by_step in latest.items():
         steps = np.array(sorted(by_step), dtype=np.int64)
-        scalars[tag] = (steps, np.array([by_step[s] for s in steps]))
+        scalars[tag] = (steps, np.array([by_step[s][1] for s in steps]))
     return scalars
 
 

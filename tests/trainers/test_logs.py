@@ -30,6 +30,19 @@ def test_scalars_sorted_by_step_and_a_relogged_step_keeps_its_last_value(tmp_pat
     assert first_below(scalars, "meta_loss/held_out", 0.1) is None
 
 
+def test_the_last_written_value_wins_whatever_the_file_names(tmp_path):
+    # Two writers in one second: the names differ by a counter that sorts "10" before "9".
+    first = tmp_path / "events.out.tfevents.1000.host.1.9.v2"
+    second = tmp_path / "events.out.tfevents.1000.host.1.10.v2"
+    for path, logged in ((first, [(0, 3.0), (50, 2.0)]), (second, [(50, 1.0), (100, 0.5)])):
+        _log(tmp_path / "tmp", "meta_loss/held_out", logged)
+        (written,) = list((tmp_path / "tmp").iterdir())
+        written.rename(path)
+    steps, values = read_scalars(str(tmp_path))["meta_loss/held_out"]
+    assert list(steps) == [0, 50, 100]
+    np.testing.assert_allclose(values, [3.0, 1.0, 0.5])
+
+
 def test_missing_log_directory_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         read_scalars(str(tmp_path / "nowhere"))
