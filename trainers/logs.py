@@ -12,9 +12,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 def read_scalars(logdir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Every scalar `trainers.meta_train` logged in `logdir`: tag -> (steps, values), sorted
     by step; where a resumed run logged a step again, the value written last (by wall time)
-    is kept. Each event file is read on its own: TensorBoard's reader of a directory orders
-    the files by name (a counter in the name sorts 10 before 9) and drops the steps a
-    restarted writer logs again."""
+    is kept. Each event file is read on its own: TensorBoard's reader of a directory takes
+    the files in name order, where the writers' counter in the name sorts 10 before 9."""
     if not os.path.isdir(logdir):
         raise FileNotFoundError(f"No meta-training log directory {logdir!r}.")
     latest: dict[str, dict[int, tuple[float, float]]] = {}  # tag -> step -> (wall time, value)

@@ -77,7 +77,7 @@ _QUICK = dict(
 # gradients are small (rms 0.02 at init), so with the raw gradient the GRU's Glorot input
 # weights barely move its state: held-out 0.63 -> 0.14 in 550 meta-steps, far from tuned
 # Adam's 0.026. Input scale 10 starts at 0.37 and trains fast, but at meta lr 1e-3 (and at
-# scale 100) the meta-gradients exploded within 100 meta-steps (every coordinate clipped);
+# scale 100) the runs blew up within 150 meta-steps (exploding meta-gradients, clipped);
 # 3e-4 trained steadily (1e-4 too, three times slower).
 _TASK_OVERRIDES: dict[str, dict] = {
     "rosenbrock": {
