@@ -249,7 +249,6 @@ class AntitheticSampler:
             raise ValueError(f"sigma_squared must be > 0, got {sigma_squared}.")
         self.estimator = estimator
         self.sigma_squared = float(sigma_squared)
-        self._compiled: dict[tuple, Callable] = {}
 
     def __call__(
         self, problem: Problem, task: TaskState, num_steps: int, seed: int | tf.Tensor
@@ -272,10 +271,11 @@ class AntitheticSampler:
 
     def pair_fn(self, problem: Problem) -> Callable:
         """The compiled `(tensors, *task, num_steps, epsilon) -> (plus, minus)`, each the
-        `(meta_loss, grads, params, rule_state)` of one sequence."""
-        key = problem.signature
-        if key not in self._compiled:
-            estimator = self.estimator
+        `(meta_loss, grads, params, rule_state)` of one sequence (compiled once per
+        signature, with the estimator's own functions)."""
+        estimator = self.estimator
+
+        def build() -> Callable:
             truncation = estimator._truncation(problem)
 
             def pair(*args: Any) -> tuple:
@@ -285,8 +285,9 @@ class AntitheticSampler:
                 ]
                 return tuple(estimator._with_gradient(forward)(*task) for forward in sequences)
 
-            self._compiled[key] = tf.function(pair, jit_compile=estimator.jit_compile)
-        return self._compiled[key]
+            return pair
+
+        return estimator._compile(problem, "antithetic_pair", build)
 
 
 def _perturbed(
