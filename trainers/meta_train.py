@@ -235,8 +235,9 @@ class MetaTrainer:
         latest = self.manager.latest_checkpoint
         if latest:
             # best_held_out is optional: a run saved before it existed resumes with inf.
-            tf.train.Checkpoint(**required).restore(latest).assert_existing_objects_matched()
-            checkpoint.restore(latest).expect_partial()
+            saved = {name.split("/")[0] for name, _ in tf.train.list_variables(latest)}
+            restoring = checkpoint if "best_held_out" in saved else tf.train.Checkpoint(**required)
+            restoring.restore(latest).assert_existing_objects_matched()
         self.writer = tf.summary.create_file_writer(logdir)
         self.held_out = [
             sample_problem(config, problem_seed(config, 0, i, held_out=True))
