@@ -26,7 +26,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Any
+from typing import Any, Callable
 
 import keras
 import numpy as np
@@ -150,6 +150,20 @@ def problem_seed(config: MetaTrainConfig, step: int, index: int, held_out: bool)
     return 2 * int(stream.generate_state(1)[0] >> 1) + int(held_out)  # < 2**32
 
 
+def drawn_truncation(
+    config: MetaTrainConfig, schedule: Callable[[int, np.random.Generator], int], step: int
+) -> int:
+    """The truncation length meta-step `step` draws from `schedule` (`config.schedule()`),
+    seeded by the run's seed and the step, so a resumed run draws the same lengths."""
+    return schedule(step, np.random.default_rng([config.seed, step]))
+
+
+def initial_rule(config: MetaTrainConfig) -> UpdateRule:
+    """The rule a run of `config` starts from, before any meta-step (seeded by its seed)."""
+    keras.utils.set_random_seed(config.seed)
+    return rules.get(config.rule, dtype=config.dtype, **config.rule_kwargs)
+
+
 def sample_problem(config: MetaTrainConfig, seed: int) -> Problem:
     return problems.get(config.problem, seed=seed, dtype=config.dtype, **config.problem_kwargs)
 
@@ -185,11 +199,8 @@ class MetaTrainer:
         self.logdir = logdir
         self.strategy = strategy or tf.distribute.get_strategy()
         self._check_or_save_config()
-        keras.utils.set_random_seed(config.seed)
         with self.strategy.scope():
-            self.rule: UpdateRule = rules.get(
-                config.rule, dtype=config.dtype, **config.rule_kwargs
-            )
+            self.rule: UpdateRule = initial_rule(config)
             beta_1 = {"beta_1": config.meta_beta_1} if config.meta_optimizer == "adam" else {}
             self.meta_optimizer = _meta_optimizer_class(config.meta_optimizer)(
                 learning_rate=keras.optimizers.schedules.ExponentialDecay(
@@ -296,7 +307,7 @@ class MetaTrainer:
         """One truncation of every run and one meta-update; returns the logged scalars."""
         config, step = self.config, int(self.step)
         runs = self._current_runs(step)
-        length = self.schedule(step, np.random.default_rng([config.seed, step]))
+        length = drawn_truncation(config, self.schedule, step)
         lengths = [min(length, config.inner_length - int(task.step)) for _, task in runs]
         noise_seeds = [problem_seed(config, step, i, held_out=False) + 1 for i in range(len(runs))]
         estimate = self.estimator(runs, lengths, noise_seeds)

@@ -73,17 +73,15 @@ import math
 import os
 from typing import Any, NamedTuple, Sequence
 
-import keras
 import numpy as np
 
-from l2o_tf import rules
 from l2o_tf.rules.base import UpdateRule
 from problems.base import Problem
 from trainers.baselines import TEST_STREAM, held_out_problems
 from trainers.evaluate import CurveRunner, meta_losses
 from trainers.figures.base import pyplot, register, save
 from trainers.figures.metz2019_landscapes import VarianceSizes, variance_config
-from trainers.meta_train import MetaTrainConfig, MetaTrainer
+from trainers.meta_train import MetaTrainConfig, MetaTrainer, drawn_truncation, initial_rule
 
 SEED = 0
 DTYPE = "float32"
@@ -129,8 +127,7 @@ def inner_steps_per_run(config: MetaTrainConfig) -> int:
     schedule, done, total = config.schedule(), 0, 0
     for step in range(config.steps):
         done %= config.inner_length  # a finished run starts afresh
-        drawn = schedule(step, np.random.default_rng([config.seed, step]))
-        length = min(drawn, config.inner_length - done)
+        length = min(drawn_truncation(config, schedule, step), config.inner_length - done)
         done, total = done + length, total + length
     return total
 
@@ -165,12 +162,6 @@ def slug(name: str) -> str:
 
 def variant_logdir(runs: str, quick: bool, name: str) -> str:
     return os.path.join(runs, f"metz2019_fig8_{'quick' if quick else 'full'}", slug(name))
-
-
-def initial_rule(config: MetaTrainConfig) -> UpdateRule:
-    """The rule `MetaTrainer` starts from for `config`, before any meta-step."""
-    keras.utils.set_random_seed(config.seed)
-    return rules.get(config.rule, dtype=config.dtype, **config.rule_kwargs)
 
 
 def held_out_scores(
