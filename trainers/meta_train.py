@@ -23,6 +23,7 @@ command is run again) and `rule_weights.npz`, the file `LearnedOptimizer(weights
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -178,6 +179,20 @@ def clean_meta_gradients(grads: list[tf.Tensor], clip: float) -> tuple[list[tf.T
     return cleaned, nonfinite
 
 
+class ResumedProgbar(keras.utils.Progbar):
+    """A `keras.utils.Progbar` that starts at step `start` of `target` and estimates the time
+    per step (and so the ETA) from the steps taken since, not from step 0 (Keras' bar,
+    updated to 1 600 right after a resume, divides the first seconds by 1 600)."""
+
+    def __init__(self, target: int, start: int, **kwargs: Any) -> None:
+        super().__init__(target, **kwargs)
+        self.start = start
+        self.update(start)
+
+    def _estimate_step_duration(self, current: int, now: float) -> float:
+        return super()._estimate_step_duration(current - self.start, now)
+
+
 class MetaTrainer:
     """Owns the rule, estimator, meta-optimizer, checkpoints and logs of one run.
 
@@ -249,7 +264,6 @@ class MetaTrainer:
             saved = {name.split("/")[0] for name, _ in tf.train.list_variables(latest)}
             restoring = checkpoint if "best_held_out" in saved else tf.train.Checkpoint(**required)
             restoring.restore(latest).assert_existing_objects_matched()
-        self.writer = tf.summary.create_file_writer(logdir)
         self.held_out = [
             sample_problem(config, problem_seed(config, 0, i, held_out=True))
             for i in range(config.num_eval_problems)
@@ -273,8 +287,16 @@ class MetaTrainer:
                     "saved -> now). Resume with the same flags (only --steps may change) "
                     "or choose a new --logdir."
                 )
+            if saved["steps"] == current["steps"]:
+                return  # opening a run to read it (a report) writes nothing into it
         with open(path, "w") as f:
             json.dump(current, f, indent=2)
+
+    @functools.cached_property
+    def writer(self) -> tf.summary.SummaryWriter:
+        """The run's TensorBoard writer, opened at the first scalar logged (so a run opened
+        only to be read gets no empty event file)."""
+        return tf.summary.create_file_writer(self.logdir)
 
     def _evaluator(self, rule: UpdateRule) -> FullUnroll:
         config = self.config
@@ -340,10 +362,9 @@ class MetaTrainer:
         before = after = held_out["meta_loss/held_out"]
         self._log(held_out, start)
         shown = ("meta_loss/train", "meta_loss/held_out")
-        progbar = keras.utils.Progbar(
-            config.steps, verbose=1 if verbose else 0, stateful_metrics=shown
+        progbar = ResumedProgbar(
+            config.steps, start, verbose=1 if verbose else 0, stateful_metrics=shown
         )
-        progbar.update(start)
         while int(self.step) < config.steps:
             t0 = time.perf_counter()
             scalars = self.meta_step()

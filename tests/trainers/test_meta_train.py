@@ -2,7 +2,9 @@
 
 import dataclasses
 import glob
+import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from trainers.meta_train import (
     WEIGHTS_FILE,
     MetaTrainConfig,
     MetaTrainer,
+    ResumedProgbar,
     clean_meta_gradients,
     problem_seed,
 )
@@ -68,6 +71,25 @@ def test_resume_continues_from_the_checkpoint(trained):
     steps, spent = scalars["train_seconds"]
     assert list(steps) == list(range(1, 46)) and np.all(np.diff(spent) > 0)
     assert any(not np.array_equal(a, w.numpy()) for a, w in zip(trained_weights, trainer.rule.weights))
+
+
+@pytest.mark.slow
+def test_opening_a_run_to_read_it_writes_nothing_into_it(trained):
+    logdir, _ = trained
+    with open(os.path.join(logdir, "config.json")) as f:
+        steps = json.load(f)["steps"]  # 40, or 45 once the resume test ran
+    files = {p: os.path.getmtime(p) for p in glob.glob(os.path.join(logdir, "**"), recursive=True)}
+    trainer = MetaTrainer(dataclasses.replace(CONFIG, steps=steps), logdir)
+    assert int(trainer.step) == steps
+    assert {p: os.path.getmtime(p) for p in glob.glob(os.path.join(logdir, "**"), recursive=True)} == files
+
+
+def test_progress_bar_after_a_resume_times_the_steps_taken_since():
+    bar = ResumedProgbar(5000, 1600, verbose=0)
+    now = time.time()
+    bar._estimate_step_duration(1601, now + 2.0)
+    # Keras' own bar would divide by 1 610 steps here: about 0.014 s per step.
+    assert bar._estimate_step_duration(1611, now + 22.0) == pytest.approx(2.0)
 
 
 @pytest.mark.slow
