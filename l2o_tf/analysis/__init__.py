@@ -7,7 +7,8 @@ Works on any rule implementing the recurrent-rule protocol (`protocol.py`: `cell
 - `linearize`: J = ∂F/∂h, b = ∂F/∂g, w = ∂r/∂h at a state (`linearization.py`);
 - `eigenmodes`: modes as (momentum timescale |β_j|, learning rate lr_j) (`eigenmodes.py`);
 - `ReducedLinearRule`: the optimizer of k modes alone, an update rule (`reduced.py`);
-- `update_function`, `gradient_density`: Δx(g) at a state, gradient histograms
+- `update_function`, `update_linear_range`, `gradient_density`: Δx(g) at a state, the
+  range of g where it is linear, gradient histograms
   (`update_function.py`);
 - `effective_learning_rates`, `learning_rate_adaptation`: −∂Δx/∂g along trajectories
   (schedules) and at the fixed points of constant gradients (adaptation) (`adaptation.py`);
@@ -21,7 +22,11 @@ from l2o_tf.analysis.linearization import Linearization, linearize
 from l2o_tf.analysis.protocol import RecurrentRule, check_recurrent
 from l2o_tf.analysis.reduced import ReducedLinearRule
 from l2o_tf.analysis.trajectories import Recorder, Trajectory
-from l2o_tf.analysis.update_function import gradient_density, update_function
+from l2o_tf.analysis.update_function import (
+    gradient_density,
+    update_function,
+    update_linear_range,
+)
 
 __all__ = [
     "Eigenmodes",
@@ -40,4 +45,5 @@ __all__ = [
     "learning_rate_adaptation",
     "linearize",
     "update_function",
+    "update_linear_range",
 ]

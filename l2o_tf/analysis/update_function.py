@@ -30,6 +30,28 @@ def update_function(
     return rule.readout(rule.cell(states, g)).numpy()
 
 
+def update_linear_range(
+    rule: RecurrentRule,
+    limit: float,
+    h: np.ndarray | None = None,
+    tolerance: float = 0.05,
+    points: int = 1001,
+) -> float:
+    """The largest |g| ≤ `limit` up to which Δx(g) − Δx(0) at the state `h` (default h(0))
+    stays within `tolerance` (relative) of its tangent Δx'(0) g: the range of gradients in
+    which the rule is a linear filter at h; `limit` if it never leaves it. Read off a grid
+    of `points` gradients on [−limit, limit] (odd, so that g = 0 is on it)."""
+    if points % 2 == 0:
+        raise ValueError(f"points must be odd (g = 0 on the grid), got {points}.")
+    g = np.linspace(-limit, limit, points)
+    delta = update_function(rule, g, h)
+    eps = 1e-6 * limit
+    slope = np.diff(update_function(rule, np.array([-eps, eps]), h))[0] / (2 * eps)
+    change, tangent = delta - delta[points // 2], slope * g
+    bent = np.abs(change - tangent) > tolerance * np.abs(tangent)
+    return float(np.min(np.abs(g[bent]), initial=limit))
+
+
 def gradient_density(
     gradients: np.ndarray, bins: int = 101, limit: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -1,10 +1,12 @@
-"""Recorder: the wrapped rule's run unchanged, with its gradients and states recorded."""
+"""Recorder: the wrapped rule's run unchanged, with its gradients and states recorded; the
+update function, its linear range, gradient densities."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import problems
-from l2o_tf.analysis import Recorder, gradient_density, update_function
+from l2o_tf.analysis import Recorder, gradient_density, update_function, update_linear_range
 from problems.base import as_seed, fold_in
 from tests.analysis.rules_for_tests import LinearMomentumCell, random_gru
 from trainers.unroll import unroll_from_init
@@ -49,6 +51,38 @@ def test_update_function_of_momentum_is_linear_and_of_a_gru_saturates():
     at_h = update_function(rule, g, h)
     expected = rule.readout(rule.cell(tf.constant(np.tile(h, (11, 1))), tf.constant(g))).numpy()
     np.testing.assert_allclose(at_h, expected, rtol=1e-12)
+
+
+class TanhClip:
+    """Soft clipping as a 1-unit rule: h ← tanh(g), Δx = −h."""
+
+    state_size = 1
+
+    def initial_state(self, dtype=tf.float32):
+        return tf.zeros([1], dtype)
+
+    def cell(self, h, g):
+        return tf.tanh(tf.cast(g, h.dtype))[..., None] + 0 * h
+
+    def readout(self, h):
+        return -h[..., 0]
+
+    def hidden_states(self, state):
+        return state["h"]
+
+
+def test_linear_range_of_momentum_is_everything_and_of_tanh_where_it_bends_by_5_percent():
+    assert update_linear_range(LinearMomentumCell(0.9, 0.1), 100.0) == 100.0
+    # tanh(g) / g = 0.95 at g0: bisection for the known answer.
+    low, high = 0.1, 1.0
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if np.tanh(mid) / mid > 0.95 else (low, mid)
+    spacing = 2 * 2.0 / 1000
+    assert update_linear_range(TanhClip(), 2.0) == pytest.approx(low, abs=spacing)
+    assert update_linear_range(TanhClip(), 2.0, tolerance=0.2) > low + 0.3
+    with pytest.raises(ValueError, match="odd"):
+        update_linear_range(TanhClip(), 2.0, points=1000)
 
 
 def test_gradient_density_is_a_normalized_histogram():

@@ -16,7 +16,13 @@ from trainers.figures.dynamics_runs import DynamicsRuns
 from trainers.meta_train import MetaTrainer
 from trainers.presets import DYNAMICS_TASKS, get_preset
 
-DYNAMICS = ["dynamics_fig6", "dynamics_fig7", "dynamics_schedules", "dynamics_fig9"] + [
+DYNAMICS = [
+    "dynamics_fig6",
+    "dynamics_fig7",
+    "dynamics_linearity",
+    "dynamics_schedules",
+    "dynamics_fig9",
+] + [
     f"dynamics_fig{n}" for n in (10, 11, 12)
 ]
 
@@ -109,6 +115,17 @@ def test_quick_figure_contents(quick_figures):
     assert len(fig7["timescales"]) == 32
     assert len(fig7["full_curve"]) == get_preset("dynamics_linear_regression_quick").unroll_steps
     assert set(fig7["tuned_momentum"]) == {"learning_rate", "momentum"}
+    linearity = _data(out, "dynamics_linearity")
+    for task in DYNAMICS_TASKS:
+        scores = linearity[task]["meta_objective"]
+        assert list(scores) == ["learned", "linearized", "momentum", "adam"]
+        assert scores["learned"]["diverged"] == 0 and np.isfinite(scores["learned"]["mean"])
+        if scores["linearized"]["diverged"] == 0:
+            gap = linearity[task]["linearized_minus_learned"]["mean"]
+            expected = scores["linearized"]["mean"] - scores["learned"]["mean"]
+            assert gap == pytest.approx(expected, rel=1e-9, abs=1e-12)
+        assert 0 < linearity[task]["linear_range"]
+        assert 0 <= linearity[task]["share_of_gradients_in_linear_range"] <= 1
     schedules = _data(out, "dynamics_schedules")
     for task in DYNAMICS_TASKS:
         steps = get_preset(f"dynamics_{task}_quick").unroll_steps

@@ -6,6 +6,9 @@
   (App. B, C): (a) eigenvalues of J, (b) modes as (timescale |β_j|, learning rate lr_j) with
   the tuned momentum (β, α) as a star, (c) the reduced one-mode linear optimizer against the
   full one on the same test problems.
+- `dynamics_linearity`: each learned optimizer against its linearization at the convergence
+  fixed point with every mode kept, and tuned momentum and Adam, on the test problems: how
+  much of what it learned is a linear (momentum) filter of the gradient (App. B, C).
 - `dynamics_schedules`: the learned optimizers' effective learning rate −∂Δx/∂g over
   iterations (schedules) and at the fixed points of constant gradients g against |g|
   (adaptation to the gradient scale), per task (main text; spec "Analysis" 6).
@@ -29,6 +32,8 @@ import numpy as np
 import tensorflow as tf
 
 from l2o_tf.analysis import (
+    FixedPoints,
+    Linearization,
     ReducedLinearRule,
     effective_learning_rates,
     eigenmodes,
@@ -37,9 +42,16 @@ from l2o_tf.analysis import (
     learning_rate_adaptation,
     linearize,
     update_function,
+    update_linear_range,
 )
 from trainers.figures.base import pyplot, register, save
-from trainers.figures.dynamics_runs import BASELINES, TASKS, dynamics_runs
+from trainers.figures.dynamics_runs import (
+    BASELINES,
+    TASKS,
+    DynamicsRuns,
+    dynamics_runs,
+    mean_and_error,
+)
 
 TITLES = {
     "linear_regression": "Linear regression",
@@ -93,6 +105,20 @@ def _visited_states(states: np.ndarray, count: int) -> np.ndarray:
     visited = states.reshape(-1, states.shape[-1])
     rng = np.random.default_rng(0)
     return visited[rng.choice(len(visited), min(len(visited), count), replace=False)]
+
+
+def _convergence_linearization(
+    r: DynamicsRuns, task: str
+) -> tuple[FixedPoints, int, Linearization]:
+    """The learned rule of `task` linearized at its convergence fixed point: the fixed points
+    at g* = 0 found from states visited along the recorded trajectories, the index of the one
+    nearest to the mean final state, and the linearization there."""
+    rule, states = r.learned(task), r.trajectories(task).states
+    starts = _visited_states(states, r.sizes.fixed_point_starts)
+    final_states = states[:, -1].reshape(-1, rule.state_size)
+    points = find_fixed_points(rule, np.concatenate([starts, final_states]))
+    nearest = points.nearest(final_states.mean(axis=0))
+    return points, nearest, linearize(rule, points.states[nearest])
 
 
 @register(
@@ -162,16 +188,8 @@ def fig7(out: str, quick: bool, runs: str) -> list[str]:
     r = dynamics_runs(runs, quick)
     task = "linear_regression"
     rule = r.learned(task)
-    trajectories = r.trajectories(task)
-    n = rule.state_size
-    # Fixed points at g* = 0 from states visited along the trajectories; the convergence
-    # fixed point is the one nearest to the mean final state.
-    starts = _visited_states(trajectories.states, r.sizes.fixed_point_starts)
-    final_states = trajectories.states[:, -1].reshape(-1, n)
-    points = find_fixed_points(rule, np.concatenate([starts, final_states]))
-    nearest = points.nearest(final_states.mean(axis=0))
-    h_star = points.states[nearest]
-    linearization = linearize(rule, h_star)
+    points, nearest, linearization = _convergence_linearization(r, task)
+    h_star = linearization.h_star
     modes = eigenmodes(linearization)
     kept = modes.select(1)
     reduced = ReducedLinearRule(
@@ -240,6 +258,76 @@ def fig7(out: str, quick: bool, runs: str) -> list[str]:
     }
     arrays = {"h_star": h_star, "jacobian": linearization.jacobian, "fixed_points": points.states}
     return save(out, "dynamics_fig7", fig, data, arrays)
+
+
+SCALE_CURVES = ("learned", "momentum", "adam")  # what sets the y range
+
+
+@register(
+    "dynamics_linearity",
+    "each learned optimizer against its linearization at the convergence fixed point (every "
+    "mode kept) and tuned momentum and Adam: how much of it is a linear (momentum) filter",
+)
+def linearity(out: str, quick: bool, runs: str) -> list[str]:
+    """The reduced optimizer of App. B with every mode kept is the learned rule with F
+    replaced by its tangent at (h*, 0): if it scores like the full rule on the test problems,
+    what was learned is a linear filter of the gradient, i.e. momentum at several timescales,
+    whatever the GRU could express. The data also give the range of |g| where the update
+    function at h* is linear (`update_linear_range`) and the share of the gradients met there."""
+    plt = pyplot()
+    r = dynamics_runs(runs, quick)
+    fig, axes = plt.subplots(1, len(TASKS), figsize=(4.5 * len(TASKS), 4), squeeze=False)
+    data = {}
+    for ax, task in zip(axes[0], TASKS):
+        rule = r.learned(task)
+        _, _, linearization = _convergence_linearization(r, task)
+        modes = eigenmodes(linearization)
+        every_mode = np.arange(rule.state_size)
+        initial = rule.initial_state(tf.float64).numpy()
+        contenders = {
+            "learned": rule,
+            "linearized": ReducedLinearRule(
+                linearization, modes, every_mode, initial, dtype=rule.dtype
+            ),
+            "momentum": r.tuned(task, "momentum"),
+            "adam": r.tuned(task, "adam"),
+        }
+        curves = {label: r.curves(c, task) for label, c in contenders.items()}
+        scores = {label: np.mean(c, axis=1, dtype=np.float64) for label, c in curves.items()}
+        gap = scores["linearized"] - scores["learned"]  # paired: the same test problems
+        gradients = np.abs(r.trajectories(task).gradients)
+        gradients = gradients[np.isfinite(gradients)]
+        linear_range = update_linear_range(rule, float(gradients.max()), linearization.h_star)
+        for label, c in curves.items():
+            mean = np.mean(scores[label])
+            ax.plot(
+                np.mean(c, axis=0),
+                lw=2 if label == "learned" else 1.2,
+                ls="--" if label == "linearized" else "-",
+                label=f"{label} ({mean:.4g})",
+            )
+        ax.set_yscale("log")
+        shown = np.concatenate([np.mean(curves[k], axis=0) for k in SCALE_CURVES])
+        shown = shown[np.isfinite(shown) & (shown > 0)]
+        ax.set_ylim(shown.min() / 2, shown.max() * 10)  # a diverging linearization leaves it
+        ax.set_xlabel("inner step")
+        ax.set_ylabel("loss (mean over test problems)")
+        ax.set_title(TITLES[task])
+        ax.legend(fontsize=8, title="(meta-objective)", title_fontsize=8)
+        data[task] = {
+            "meta_objective": {
+                label: {**mean_and_error(v), "diverged": int(np.sum(~np.isfinite(v)))}
+                for label, v in scores.items()
+            },
+            "linearized_minus_learned": mean_and_error(gap),
+            "linear_range": linear_range,
+            "share_of_gradients_in_linear_range": float(np.mean(gradients <= linear_range)),
+            "gradient_percentiles_50_90_99": np.percentile(gradients, [50, 90, 99]),
+            "learned": r.provenance(task),
+        }
+    fig.suptitle("Learned optimizers vs their linearization at the convergence fixed point")
+    fig.tight_layout()
+    return save(out, "dynamics_linearity", fig, data)
 
 
 def fig9_bars(comparisons: dict[str, dict], num_test_problems: int) -> Any:

@@ -79,6 +79,14 @@ class Trajectories:
     states: np.ndarray  # GRU states h(k+1) of `recorded_coordinates` coordinates, [P, T, c, N]
 
 
+def mean_and_error(values: np.ndarray) -> dict[str, float]:
+    """Mean and standard error of per-test-problem values (inf and NaN where a run
+    diverged)."""
+    with np.errstate(invalid="ignore"):  # inf − inf in the spread of a diverged run
+        error = np.std(values, ddof=1) / np.sqrt(len(values))
+    return {"mean": float(np.mean(values)), "standard_error": float(error)}
+
+
 class DynamicsRuns:
     """The trained optimizers, tuned baselines and test runs of one `runs` directory."""
 
@@ -138,21 +146,14 @@ class DynamicsRuns:
         entries = {}
         for label, rule in contenders.items():
             per_problem = np.mean(self.curves(rule, task), axis=1)
-            entries[label] = {
-                "mean": float(np.mean(per_problem)),
-                "standard_error": float(np.std(per_problem, ddof=1) / np.sqrt(len(per_problem))),
-                "per_problem": per_problem,
-            }
+            entries[label] = {**mean_and_error(per_problem), "per_problem": per_problem}
         learned = entries["learned"]["per_problem"]
         for o in BASELINES:
             gap = entries[o]["per_problem"] - learned  # paired: the same test problems
             entries[o].update(
                 self.search(task, o).summary(),
                 time_to_beat=self.time_to_beat(task, o),
-                gap_to_learned={
-                    "mean": float(np.mean(gap)),
-                    "standard_error": float(np.std(gap, ddof=1) / np.sqrt(len(gap))),
-                },
+                gap_to_learned=mean_and_error(gap),
             )
         best = min(entries, key=lambda k: entries[k]["mean"])
         return {
