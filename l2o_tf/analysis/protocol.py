@@ -19,12 +19,11 @@ gradient: any fixed input scaling belongs inside `cell`, so the linearization is
 g* = 0 of the gradient itself. `CoordinatewiseGRU` (`l2o_tf/rules/gru.py`) implements it.
 
 Adopting it elsewhere. A rule whose per-parameter update also depends on other inputs
-exposes `cell` with those inputs frozen: the hierarchical RNN's Parameter RNN (its bias comes
-from the Tensor and Global RNNs, its input also holds momentum features) implements
-`cell(h, g)` as one Parameter-RNN step for a coordinate whose other inputs are held at chosen
-values (zero, or values recorded along a trajectory), `readout(h)` as its output projection
-to the update, and `hidden_states(state)` as its [n_params, N] state; the fixed points,
-linearization, eigenmodes and update functions then apply unchanged.
+exposes `cell` with those inputs held fixed: `ParameterRNNView` (`hierarchical.py`) does so
+for the hierarchical RNN, whose element state is the Parameter-RNN state with the element's
+momenta, mean squares, decays and log learning rate, and whose Tensor- and Global-RNN states
+and tensor-wide means are held at chosen values; the fixed points, linearization, eigenmodes
+and update functions then apply unchanged.
 """
 
 from __future__ import annotations

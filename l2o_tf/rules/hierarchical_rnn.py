@@ -56,8 +56,9 @@ more than they save).
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import keras
 import tensorflow as tf
@@ -145,6 +146,13 @@ def _compiling_with_xla() -> bool:
     if GraphOrParentsInXlaContext is None:
         return False
     return bool(GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+
+
+def _root_mean_square(layout: Layout, directions: tf.Tensor) -> tf.Tensor:
+    """√(mean over each tensor of d² + 1e-16) of directions [·, n], broadcast to [·, n] (the
+    step normalization of eqs. 5–6)."""
+    mean_square = layout.mean(tf.square(directions), axis=1)
+    return tf.sqrt(layout.broadcast(mean_square, axis=1) + EPSILON)
 
 
 def _decays(first: tf.Tensor, count: int, halving: bool) -> tf.Tensor:
@@ -564,8 +572,14 @@ class HierarchicalRNN(UpdateRule):
         theta = layout.join([tf.reshape(p, [-1]) for p in params])  # [n]
 
         m = self._momentum(g, old)  # [n, K]
-        v, g_hat = self._scaled_gradients(g, m, old, layout)  # [n, K] each
-        columns = self._features(g_hat, v, old.get("log_lr"), problem_lr_mean, layout)
+        first = layout.broadcast(tf.equal(layout.sum(old["v"]), 0.0))  # [n, K]: v_i all 0
+        v, g_hat = self._scaled_gradients(g, m, old, first)  # [n, K] each
+        mean_log_lr = None
+        if self.relative_lr_input:
+            mean_log_lr = problem_lr_mean
+            if mean_log_lr is None:
+                mean_log_lr = layout.broadcast(layout.mean(old["log_lr"]))  # [n]
+        columns = self._features(g_hat, v, old.get("log_lr"), mean_log_lr)
         # The Parameter RNN on rows ([n, ·], feature axis 1) or feature-major ([·, n], 0).
         axis, element_axis = (0, 1) if feature_major else (1, 0)
         flip = tf.transpose if feature_major else lambda rows: rows  # rows <-> that layout
@@ -582,7 +596,8 @@ class HierarchicalRNN(UpdateRule):
                 )
             ]
 
-        readout = self._readouts(h0, g_hat, layout, feature_major)
+        scale = functools.partial(_root_mean_square, layout) if self.normalizes_steps else None
+        readout = self._readouts(h0, g_hat, feature_major, scale)
         new: dict[str, tf.Tensor] = {"h0": flip(h0), "v": v}
         if self.has_momentum:
             new["m"] = m
@@ -620,9 +635,10 @@ class HierarchicalRNN(UpdateRule):
         return (1.0 - betas) * g[:, None] + betas * old["m"]
 
     def _scaled_gradients(
-        self, g: tf.Tensor, m: tf.Tensor, old: dict[str, tf.Tensor], layout: Layout
+        self, g: tf.Tensor, m: tf.Tensor, old: dict[str, tf.Tensor], first: tf.Tensor
     ) -> tuple[tf.Tensor, tf.Tensor]:
-        """Step 2 (§3.2.3; App. D.2): the mean squares v_i and ĝ_i = asinh(m_i / √v_i)."""
+        """Step 2 (§3.2.3; App. D.2): the mean squares v_i and ĝ_i = asinh(m_i / √v_i);
+        `first` ([n, K], bool): the tensor's v_i are all zero, so γ_i = 0."""
         dtype = g.dtype
         if self.dynamic_input_scaling:
             gamma = old["gamma"]
@@ -631,7 +647,6 @@ class HierarchicalRNN(UpdateRule):
         # [n or 1, K or 1]
         gammas = _decays(gamma, self.num_timescales, self.multiscale_input_decay)
         v_old = old["v"]
-        first = layout.broadcast(tf.equal(layout.sum(v_old), 0.0))  # [n or 1, K]: v_i all 0
         gammas = tf.where(first, tf.zeros([], dtype), gammas)  # [n or 1, K]
         tracked = m
         if self.version == "appendix_d":  # v_i tracks m_{i−1}², m_0 = g
@@ -644,29 +659,29 @@ class HierarchicalRNN(UpdateRule):
         g_hat: tf.Tensor,
         v: tf.Tensor,
         log_lr: tf.Tensor | None,
-        problem_lr_mean: tf.Tensor | None,
-        layout: Layout,
-    ) -> tf.Tensor:
+        mean_log_lr: tf.Tensor | None,
+    ) -> list[tf.Tensor]:
         """Step 3 (§3.3): the Parameter RNN's D inputs as blocks of columns ([n, ·] each):
-        ĝ_1..ĝ_K, the relative log magnitudes, [the relative log learning rate], [the
-        products ĝ_i ĝ_{i+1}]."""
+        ĝ_1..ĝ_K, the relative log magnitudes, [the relative log learning rate, given the
+        mean it is relative to ([n] or a scalar)], [the products ĝ_i ĝ_{i+1}]."""
         log_v = tf.math.log(v + EPSILON)
         columns = [g_hat, log_v - tf.reduce_mean(log_v, 1, keepdims=True)]  # eq. 4
         if self.relative_lr_input:
-            if problem_lr_mean is None:
-                mean_log_lr = layout.broadcast(layout.mean(log_lr))  # [n or 1]
-            else:
-                mean_log_lr = problem_lr_mean
             columns.append((log_lr - mean_log_lr)[:, None])
         if self.gradient_products:
             columns.append(g_hat[:, :-1] * g_hat[:, 1:])
         return columns
 
     def _readouts(
-        self, h0: tf.Tensor, g_hat: tf.Tensor, layout: Layout, feature_major: bool
+        self,
+        h0: tf.Tensor,
+        g_hat: tf.Tensor,
+        feature_major: bool,
+        direction_scale: Callable[[tf.Tensor], tf.Tensor] | None = None,
     ) -> dict[str, tf.Tensor]:
-        """Step 6: d, a (normalized per tensor, eqs. 5–6), γ', β' and Δ ([n] each) from h0
-        ([n, H0], or [H0, n] `feature_major`) and ĝ ([n, K]).
+        """Step 6: d, a, γ', β' and Δ ([n] each) from h0 ([n, H0], or [H0, n]
+        `feature_major`) and ĝ ([n, K]); d and a divided by `direction_scale` of the
+        [directions, n] block (eqs. 5–6: the root mean square over each tensor) if given.
 
         The linear readouts share one [H0, outputs] product, computed as [outputs, n] so
         that each readout is a contiguous row; d and a have no bias.
@@ -694,9 +709,8 @@ class HierarchicalRNN(UpdateRule):
             directions = directions + tf.matmul(
                 shortcut, g_hat, transpose_a=True, transpose_b=True
             )
-        if self.normalizes_steps:
-            mean_square = layout.broadcast(layout.mean(tf.square(directions), axis=1), axis=1)
-            directions = directions / tf.sqrt(mean_square + EPSILON)
+        if direction_scale is not None:
+            directions = directions / direction_scale(directions)
         readout = dict(zip(["d", "a"], tf.unstack(directions)))
         for i, (name, _, _) in enumerate(heads):
             value = outputs[self.num_directions + i]
