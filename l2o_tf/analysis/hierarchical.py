@@ -58,6 +58,13 @@ class ParameterRNNView:
         mean_log_lr: the mean log learning rate of the element's tensor (or problem, with
             `problem_wide_lr_mean`). Default: log(`deployment_learning_rate`).
         direction_rms: the step normalization of the element's tensor (eqs. 5–6). Default 1.
+
+    Usage (the rule's tensor i after a step, its states and means held):
+
+    >>> view = ParameterRNNView(rule, state["tensors"][i]["h1"][0], state["h2"][0],
+    ...                         mean_log_lr=float(tf.reduce_mean(state["tensors"][i]["log_lr"])))
+    >>> h = view.hidden_states(state)            # [n_params, H0 + 2K + 3]
+    >>> linearize(view, h[0]); update_function(view, g, h[0])
     """
 
     def __init__(

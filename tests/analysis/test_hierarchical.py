@@ -115,7 +115,9 @@ def test_linearization_of_the_view_matches_finite_differences():
     np.testing.assert_allclose(linearization.jacobian, np.stack(columns, 1), rtol=1e-5, atol=1e-7)
     plus = view.cell(tf.constant(h), tf.constant(g + eps, tf.float64)).numpy()
     minus = view.cell(tf.constant(h), tf.constant(g - eps, tf.float64)).numpy()
-    np.testing.assert_allclose(linearization.input_vector, (plus - minus) / (2 * eps), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        linearization.input_vector, (plus - minus) / (2 * eps), rtol=1e-5, atol=1e-7
+    )
     modes = eigenmodes(linearization)
     assert modes.eigenvalues.shape == (view.state_size,)
     sweep = update_function(view, np.linspace(-1, 1, 5), h)
