@@ -58,6 +58,7 @@ import os
 import time
 from typing import Any, Sequence
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -446,6 +447,9 @@ def _run_search(
     weights = searched.rule_for({n: axis[0] for n, axis in grid.items()}).hyper_parameter_names
     scorers: dict[tuple, Scorer] = {}
     scores, start = [], time.perf_counter()
+    progbar = keras.utils.Progbar(
+        len(indices), verbose=1 if verbose else 0, stateful_metrics=["best"]
+    )
     for row in indices:
         values = {n: grid[n][i] for n, i in zip(grid, row)}
         discrete = tuple((n, v) for n, v in values.items() if n not in weights)
@@ -455,6 +459,7 @@ def _run_search(
         scorer = scorers[discrete]
         scorer.rule.set_hyper_parameters({n: v for n, v in values.items() if n in weights})
         scores.append(scorer())
+        progbar.update(len(scores), [("best", min(scores))])
     if verbose:
         print(
             f"{optimizer} ({search.mode}) on {config.problem}: {len(indices)} samples x "

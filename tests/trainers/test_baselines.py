@@ -150,6 +150,13 @@ def test_search_scores_are_the_mean_loss_meta_objective(tmp_path):
     assert result.best_score == min(result.scores)
 
 
+def test_a_verbose_search_shows_its_progress_and_the_best_score_so_far(capsys):
+    result = random_search(CONFIG, "momentum", SEARCH, verbose=True)
+    out = capsys.readouterr().out
+    assert f"{len(result.scores)}/{len(result.scores)}" in out
+    assert f"best: {result.best_score:.4f}" in out
+
+
 @pytest.mark.parametrize("name", ["adam_reg_decay", "rmsprop_reg_decay", "momentum_reg_decay"])
 def test_reg_decay_searches_return_finite_best_points_inside_their_ranges(name):
     search = SearchConfig(num_samples=6, num_problems=2, jit_compile=False)

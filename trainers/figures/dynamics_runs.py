@@ -190,7 +190,11 @@ class DynamicsRuns:
     @functools.cache
     def search(self, task: str, optimizer: str) -> SearchResult:
         return random_search(
-            self.config(task), optimizer, self.sizes.search, os.path.join(self.runs, "baselines")
+            self.config(task),
+            optimizer,
+            self.sizes.search,
+            os.path.join(self.runs, "baselines"),
+            verbose=not self.quick,  # progress of a full search (minutes to an hour)
         )
 
     @functools.cache
