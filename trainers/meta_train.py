@@ -22,12 +22,13 @@ command is run again) and `rule_weights.npz`, the file `LearnedOptimizer(weights
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import os
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import keras
 import numpy as np
@@ -177,6 +178,40 @@ def clean_meta_gradients(grads: list[tf.Tensor], clip: float) -> tuple[list[tf.T
         for g in grads
     ]
     return cleaned, nonfinite
+
+
+LOCK_FILE = "train.lock"
+
+
+@contextlib.contextmanager
+def training_lock(logdir: str) -> Iterator[None]:
+    """Holds an exclusive lock on `logdir` (an flock on LOCK_FILE, released when the process
+    ends, however it ends) so that two processes never meta-train one run; a second one gets
+    an error naming the first. A no-op where `fcntl` does not exist (Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path = os.path.join(logdir, LOCK_FILE)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            raise RuntimeError(
+                f"{logdir} is being meta-trained by another process (pid {holder}); wait for "
+                "it to finish, or read the run as it is (e.g. `python -m "
+                "trainers.dynamics_report --notrain`)."
+            ) from None
+        f.truncate(0)
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 class ResumedProgbar(keras.utils.Progbar):
@@ -355,7 +390,12 @@ class MetaTrainer:
         return save_rule_weights(self.rule, os.path.join(self.logdir, WEIGHTS_FILE))
 
     def train(self, verbose: bool = True) -> dict[str, float]:
-        """Meta-trains up to `config.steps`; returns held-out meta-loss before and after."""
+        """Meta-trains up to `config.steps`; returns held-out meta-loss before and after.
+        Refused while another process trains the same run (`training_lock`)."""
+        with training_lock(self.logdir):
+            return self._train(verbose)
+
+    def _train(self, verbose: bool) -> dict[str, float]:
         config = self.config
         start = int(self.step)
         held_out = self._held_out()

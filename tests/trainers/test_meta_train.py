@@ -20,6 +20,7 @@ from trainers.meta_train import (
     ResumedProgbar,
     clean_meta_gradients,
     problem_seed,
+    training_lock,
 )
 
 CONFIG = MetaTrainConfig(
@@ -82,6 +83,18 @@ def test_opening_a_run_to_read_it_writes_nothing_into_it(trained):
     trainer = MetaTrainer(dataclasses.replace(CONFIG, steps=steps), logdir)
     assert int(trainer.step) == steps
     assert {p: os.path.getmtime(p) for p in glob.glob(os.path.join(logdir, "**"), recursive=True)} == files
+
+
+@pytest.mark.slow
+def test_a_run_being_trained_elsewhere_is_not_trained_twice(trained):
+    logdir, _ = trained
+    with open(os.path.join(logdir, "config.json")) as f:
+        trainer = MetaTrainer(dataclasses.replace(CONFIG, steps=json.load(f)["steps"]), logdir)
+    holder = f"meta-trained by another process \\(pid {os.getpid()}\\)"
+    with training_lock(logdir):  # another process, as far as flock is concerned
+        with pytest.raises(RuntimeError, match=holder):
+            trainer.train(verbose=False)
+    trainer.train(verbose=False)  # released: trains (here: nothing left to do)
 
 
 def test_progress_bar_after_a_resume_times_the_steps_taken_since():
