@@ -50,7 +50,7 @@ class ParameterRNNView:
     """One element of a `HierarchicalRNN` as a recurrent rule (module docstring).
 
     Args:
-        rule: a built `HierarchicalRNN` (its weights are read at every call).
+        rule: a `HierarchicalRNN` with momentum (its weights are read at every call).
         tensor_state: the Tensor-RNN state fed down, [H1] (2+ levels). Default: its
             initial state.
         global_state: the Global-RNN state fed down, [H2] (3 levels). Default: its initial
@@ -61,8 +61,9 @@ class ParameterRNNView:
 
     Usage (the rule's tensor i after a step, its states and means held):
 
-    >>> view = ParameterRNNView(rule, state["tensors"][i]["h1"][0], state["h2"][0],
-    ...                         mean_log_lr=float(tf.reduce_mean(state["tensors"][i]["log_lr"])))
+    >>> tensor = state["tensors"][i]
+    >>> view = ParameterRNNView(rule, tensor["h1"][0], state["h2"][0],
+    ...                         mean_log_lr=float(tf.reduce_mean(tensor["log_lr"])))
     >>> h = view.hidden_states(state)            # [n_params, H0 + 2K + 3]
     >>> linearize(view, h[0]); update_function(view, g, h[0])
     """
@@ -76,9 +77,9 @@ class ParameterRNNView:
         direction_rms: float = 1.0,
     ) -> None:
         if not isinstance(rule, HierarchicalRNN):
-            raise TypeError(f"ParameterRNNView needs a HierarchicalRNN, got {type(rule).__name__}.")
-        if not rule.built:
-            raise ValueError("Build the rule first (rule.build(), or one rule.init/step).")
+            raise TypeError(
+                f"ParameterRNNView needs a HierarchicalRNN, got {type(rule).__name__}."
+            )
         if not rule.has_momentum:
             raise ValueError(
                 "With num_timescales=1 (no momentum) the step's ĝ = asinh(g / √v) needs g "
@@ -108,9 +109,7 @@ class ParameterRNNView:
         self.mean_log_lr = float(mean_log_lr)
         self.direction_rms = float(direction_rms)
         k = rule.num_timescales
-        parts = [_Part("h0", rule.parameter_units)]
-        parts += [_Part("m", k)] if rule.has_momentum else []
-        parts += [_Part("v", k)]
+        parts = [_Part("h0", rule.parameter_units), _Part("m", k), _Part("v", k)]
         parts += [_Part("gamma", 1)] if rule.dynamic_input_scaling else []
         parts += [_Part("beta", 1)] if rule.has_input_decay else []
         parts += [_Part("log_lr", 1)] if rule.dynamic_output_scale else []
