@@ -221,10 +221,10 @@ def test_hierarchical_rnn_optimizer_state_per_parameter(rule_config, floats):
     per_tensor = rule.tensor_units * len(model.trainable_variables) + rule.global_units
     assert per_parameter_floats(opt, num_params, per_tensor) == floats
     # 4 tensors with 7 leaves (8 with attention) and h2, in two variables (`PackedState`):
-    # the 64x32 kernel's h0 [2048, H0] apart, the rest in one vector.
+    # the 64x32 kernel's h0 [H0, 2048] apart, the rest in one vector.
     assert len(tf.nest.flatten(opt._rule_state())) == 4 * (7 + rule.attention) + 1
     rest = num_params * floats + per_tensor - 2048 * 10
-    assert [tuple(v.shape) for v in opt._state_variables] == [(2048, 10), (rest,)]
+    assert [tuple(v.shape) for v in opt._state_variables] == [(10, 2048), (rest,)]
 
 
 def test_packed_state_round_trip():

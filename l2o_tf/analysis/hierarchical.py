@@ -123,9 +123,9 @@ class ParameterRNNView:
         k = self.rule.num_timescales
         log_lr = np.log(self.rule.deployment_learning_rate)
         entry = {
-            "h0": self.rule.parameter_rnn.initial_state(1, dtype),
-            "m": tf.zeros([1, k], dtype),
-            "v": tf.zeros([1, k], dtype),
+            "h0": tf.transpose(self.rule.parameter_rnn.initial_state(1, dtype)),
+            "m": tf.zeros([k, 1], dtype),
+            "v": tf.zeros([k, 1], dtype),
             "gamma": tf.zeros([1], dtype),
             "beta": tf.zeros([1], dtype),
             "log_lr": tf.fill([1], tf.constant(log_lr, dtype)),
@@ -143,8 +143,10 @@ class ParameterRNNView:
         v, g_hat = rule._scaled_gradients(g, m, old, first)
         mean_log_lr = tf.constant(self.mean_log_lr, dtype)
         columns = rule._features(g_hat, v, old.get("log_lr"), mean_log_lr)
-        h0 = rule.parameter_rnn.next_state(tf.concat(columns, 1), old["h0"], self._bias(dtype))
-        readout = rule._readouts(h0, g_hat, feature_major=False)
+        h0 = rule.parameter_rnn.next_state(
+            tf.concat(columns, 0), old["h0"], self._bias(dtype), feature_axis=0
+        )
+        readout = rule._readouts(h0, g_hat)
         new = {"h0": h0, "m": m, "v": v, **readout}
         if rule.dynamic_output_scale:
             new["log_lr"] = rule._step_lengths(readout["lr"], old["log_lr"])[2]
@@ -154,7 +156,7 @@ class ParameterRNNView:
         """r(h'): the parameter's step from new states [..., N] -> [...]."""
         rule, dtype = self.rule, h.dtype
         new = self._unpack(tf.reshape(h, [-1, self.state_size]))
-        outputs = rule._readouts(new["h0"], self._g_hat(new), feature_major=False)
+        outputs = rule._readouts(new["h0"], self._g_hat(new))
         d = outputs["d"]
         if rule.normalizes_steps:
             d = d / tf.constant(self.direction_rms, dtype)
@@ -176,14 +178,15 @@ class ParameterRNNView:
         """√(mean d² + 1e-16) over new states h [n, N] of one tensor's elements: the step
         normalization the rule applied in the step that produced them (`direction_rms`)."""
         new = self._unpack(tf.reshape(h, [-1, self.state_size]))
-        d = self.rule._readouts(new["h0"], self._g_hat(new), feature_major=False)["d"]
+        d = self.rule._readouts(new["h0"], self._g_hat(new))["d"]
         return float(tf.sqrt(tf.reduce_mean(tf.square(d)) + EPSILON))
 
     # -- helpers ----------------------------------------------------------------------------
 
     def _bias(self, dtype: tf.DType) -> tf.Tensor | None:
         above = [tf.constant(a[None], dtype) for a in self.above]
-        return self.rule.parameter_rnn.external_bias(above)  # [1, 3H0]
+        bias = self.rule.parameter_rnn.external_bias(above)  # [1, 3H0]
+        return None if bias is None else tf.transpose(bias)
 
     @staticmethod
     def _g_hat(state: dict[str, tf.Tensor]) -> tf.Tensor:
@@ -191,17 +194,21 @@ class ParameterRNNView:
         return _asinh(state["m"] / tf.sqrt(state["v"] + EPSILON))
 
     def _pack(self, entry: dict[str, tf.Tensor]) -> tf.Tensor:
-        columns = []
+        """Element states h as rows [b, N] from the rule's feature-major entries ([·, b] or
+        [b])."""
+        blocks = []
         for p in self.parts:
             value = entry[p.key]
-            columns.append(value if value.shape.rank == 2 else value[:, None])
-        return tf.concat(columns, 1)
+            blocks.append(value if value.shape.rank == 2 else value[None])
+        return tf.transpose(tf.concat(blocks, 0))
 
     def _unpack(self, rows: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The rule's feature-major entries from element states h as rows [b, N]."""
+        columns = tf.transpose(rows)  # [N, b]
         entry, start = {}, 0
         for p in self.parts:
-            block = rows[:, start : start + p.width]
-            entry[p.key] = block if p.key in ("h0", "m", "v") else block[:, 0]
+            block = columns[start : start + p.width]
+            entry[p.key] = block if p.key in ("h0", "m", "v") else block[0]
             start += p.width
         return entry
 

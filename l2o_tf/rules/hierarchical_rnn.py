@@ -14,7 +14,7 @@ One step, per tensor with n elements and gradient g (taken at the attended point
                            v_i ← (1 − γ)(m_i² + 1e-12) + γ v_i
                            ĝ_i = asinh(m_i / √(v_i + 1e-16))
     3. features (§3.3)     [ĝ_1..ĝ_K, ℓ_i − mean_j ℓ_j (eq. 4, ℓ_i = log(v_i + 1e-16)),
-                            log_lr − mean_tensor(log_lr)]                              # [n, D]
+                            log_lr − mean_tensor(log_lr)]                              # [D, n]
     4. Parameter RNN       h0 ← GRU0(features, h0, A_T(h1) + A_G(h2))
     5. Tensor RNN          h1 ← GRU1(mean_n [h0, features], h1, A_1(h2))
     6. readouts            d = h0 W_d, a = h0 W_a (+ [ĝ] W_s, App. B.1)
@@ -38,20 +38,22 @@ log-uniform per problem sample in `parameter_noise_range` (the paper's range was
 default (1e-4, 1e-2)); D.2 v_i tracks m_{i−1}² with m_0 = g; D.3 no step normalization and
 the attended point θ_old − exp(s + c) a. D.4 (meta-optimizer decay 0.999) is the trainer's.
 
-State: per tensor a dict of [n, ·] rows (see `HierarchicalRNN.init`) and its Tensor-RNN state
-[1, H1]; globally the Global-RNN state [1, H2]. Per parameter H0 + 2K + 3 floats, +1 with
-attention: the offset o of the attended point from the parameter, which also stands in for the
-spec's copy of the true parameter, since θ = attended point − o (`true_params`).
+State: per tensor a dict of per-element values stored feature-major, one column per element
+("h0" [H0, n], "m" and "v" [K, n], the rest [n]; see `HierarchicalRNN.init`), and its
+Tensor-RNN state [1, H1]; globally the Global-RNN state [1, H2]. Per parameter H0 + 2K + 3
+floats, +1 with attention: the offset o of the attended point from the parameter, which also
+stands in for the spec's copy of the true parameter, since θ = attended point − o
+(`true_params`).
 
-Layout of the computation (results do not depend on it beyond float round-off; both forms
-are tested against numpy). Steps 1–7 run on groups of tensors (`Layout.groups`): every tensor
-of 4096 or more elements alone, the smaller ones batched, so that per-tensor means are plain
-reductions over static slices and no [N, ·] array of all N parameters is assembled. Steps 1–2
-work on the stored rows ([n, K]); the readouts are computed as rows of [outputs, n]. The
-Parameter RNN runs on rows without XLA and feature-major ([D, n], [H0, n]) under XLA, where
-each gate is then a block of contiguous rows and the elementwise work runs along n, which
-XLA vectorizes far better than rows of 10 or 20 (without XLA the transposes this takes cost
-more than they save).
+Layout of the computation (results do not depend on it beyond float round-off; it is tested
+against numpy). Steps 1–7 run on groups of tensors (`Layout.groups`): every tensor of 4096 or
+more elements alone, the smaller ones batched, so that per-tensor means are plain reductions
+over static slices and no [N, ·] array of all N parameters is assembled. Everything is
+feature-major, as the state is stored: the features [D, n], the gates [3H0, n], the readouts
+[outputs, n], so every feature, gate and readout is a contiguous row and the elementwise work
+runs along n, which XLA vectorizes. Until 2026-11-25 the state was stored as rows ([n, H0],
+[n, K]) and transposed for the GRU under XLA: `step` on the seed-002 CNN's shapes took 1.70
+ms under XLA and 3.42 ms without, against 1.62 and 2.82 ms now (interleaved A/B runs).
 """
 
 from __future__ import annotations
@@ -134,20 +136,6 @@ def _asinh(x: tf.Tensor) -> tf.Tensor:
     return forward(x)
 
 
-try:  # TensorFlow's own test (its gradients use it to pick XLA forms); not public API
-    from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext
-except ImportError:  # pragma: no cover - then always the layout for running without XLA
-    GraphOrParentsInXlaContext = None
-
-
-def _compiling_with_xla() -> bool:
-    """Whether the step is being traced for XLA (`tf.function(jit_compile=True)`, also when
-    called inside one). Only picks the faster layout; results do not depend on it."""
-    if GraphOrParentsInXlaContext is None:
-        return False
-    return bool(GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
-
-
 def _root_mean_square(layout: Layout, directions: tf.Tensor) -> tf.Tensor:
     """√(mean over each tensor of d² + 1e-16) of directions [·, n], broadcast to [·, n] (the
     step normalization of eqs. 5–6)."""
@@ -156,13 +144,13 @@ def _root_mean_square(layout: Layout, directions: tf.Tensor) -> tf.Tensor:
 
 
 def _decays(first: tf.Tensor, count: int, halving: bool) -> tf.Tensor:
-    """[first, √first, √√first, ...] as [rows, count] when `halving`, else first as
-    [rows, 1]; a scalar `first` (a constant decay) gives one row."""
+    """[first, √first, √√first, ...] as [count, n] when `halving`, else first as [1, n];
+    a scalar `first` (a constant decay) gives one column."""
     decays = [tf.reshape(first, [-1])]
     if halving:
         for _ in range(count - 1):
             decays.append(tf.sqrt(decays[-1]))
-    return tf.stack(decays, axis=1)
+    return tf.stack(decays, axis=0)
 
 
 class HierarchicalRNN(UpdateRule):
@@ -420,10 +408,11 @@ class HierarchicalRNN(UpdateRule):
     def init(self, params: Sequence[tf.Tensor], seed: tf.Tensor | None = None) -> State:
         """The initial state.
 
-        Per tensor (n elements), a dict of rows: "h0" [n, H0] (the Parameter RNN's initial
-        vector in every row), "m" [n, K] (K > 1), "v" [n, K], "gamma" [n] (dynamic input
-        scaling), "beta" [n] (learnable input decay, K > 1), "log_lr" [n] (dynamic output
-        scale), "attention_offset" [n] (attention: attended point − parameter), "h1" [1, H1]
+        Per tensor (n elements), a dict of per-element values, stored feature-major (one
+        column per element): "h0" [H0, n] (the Parameter RNN's initial vector in every
+        column), "m" [K, n] (K > 1), "v" [K, n], "gamma" [n] (dynamic input scaling), "beta"
+        [n] (learnable input decay, K > 1), "log_lr" [n] (dynamic output scale),
+        "attention_offset" [n] (attention: attended point − parameter); and "h1" [1, H1]
         (2+ levels). Globally "h2" [1, H2] (3 levels) and, with parameter noise,
         "noise_seed" [2] and "noise_scale" [].
 
@@ -437,19 +426,19 @@ class HierarchicalRNN(UpdateRule):
         k = self.num_timescales
         log_lr = self._initial_log_lr(layout, seed, dtype)
         tensors = []
-        for n, log_lr_rows in zip(layout.sizes, layout.split(log_lr)):
+        for n, log_lr_values in zip(layout.sizes, layout.split(log_lr)):
             entry = {
-                "h0": self.parameter_rnn.initial_state(n, dtype),
-                "v": tf.zeros([n, k], dtype),
+                "h0": tf.transpose(self.parameter_rnn.initial_state(n, dtype)),
+                "v": tf.zeros([k, n], dtype),
             }
             if self.has_momentum:
-                entry["m"] = tf.zeros([n, k], dtype)
+                entry["m"] = tf.zeros([k, n], dtype)
             if self.dynamic_input_scaling:
                 entry["gamma"] = tf.zeros([n], dtype)
             if self.has_input_decay:
                 entry["beta"] = tf.zeros([n], dtype)
             if self.dynamic_output_scale:
-                entry["log_lr"] = log_lr_rows
+                entry["log_lr"] = log_lr_values
             if self.attention:
                 entry["attention_offset"] = tf.zeros([n], dtype)
             if self.tensor_rnn is not None:
@@ -510,7 +499,6 @@ class HierarchicalRNN(UpdateRule):
             global_state["noise_seed"] = fold_in(state["noise_seed"], 1)
             global_state["noise_scale"] = state["noise_scale"]
 
-        feature_major = _compiling_with_xla()
         new_params: list[Any] = [None] * len(params)
         new_tensors: list[Any] = [None] * len(params)
         tensor_inputs: list[Any] = [None] * len(params)
@@ -524,7 +512,6 @@ class HierarchicalRNN(UpdateRule):
                 bias,
                 problem_lr_mean,
                 [noise[i] for i in group],
-                feature_major,
             )
             for i, theta, entry, tensor_input in zip(group, thetas, entries, inputs):
                 new_params[i], new_tensors[i], tensor_inputs[i] = theta, entry, tensor_input
@@ -551,54 +538,43 @@ class HierarchicalRNN(UpdateRule):
         parameter_bias: tf.Tensor | None,
         problem_lr_mean: tf.Tensor | None,
         noise: list[tf.Tensor | None],
-        feature_major: bool,
     ) -> tuple[list[tf.Tensor], list[dict[str, tf.Tensor]], list[tf.Tensor | None]]:
         """Steps 1–7 for a group of tensors with n elements in all (parameter_bias: theirs,
         [T_g, 3H0]): per tensor, its new parameters, its new per-element state and its Tensor
         RNN input [H0 + D] (None with one level).
 
-        Steps 1–2 work on the stored rows ([n, ·]); the readouts are computed as rows of
-        [outputs, n]. The Parameter RNN runs on rows, or `feature_major` on [·, n]: then
-        every gate is a block of contiguous rows and the elementwise work runs along n, which
-        XLA vectorizes far better, while without XLA the transposes it takes cost more than
-        they save.
+        Everything is feature-major, one column per element ([·, n], as the state is
+        stored): every feature, gate and readout is a contiguous row and the elementwise
+        work runs along n, which XLA vectorizes; no transposes.
         """
-        old = {  # the group's per-element state, as rows
-            key: layout.join([t[key] for t in old_state])
+        old = {  # the group's per-element state, [·, n] or [n]
+            key: layout.join([t[key] for t in old_state], axis=-1)
             for key in old_state[0]
             if key not in ("h1", "attention_offset")
         }
         g = layout.join([tf.reshape(g, [-1]) for g in grads])  # [n]
         theta = layout.join([tf.reshape(p, [-1]) for p in params])  # [n]
 
-        m = self._momentum(g, old)  # [n, K]
-        first = layout.broadcast(tf.equal(layout.sum(old["v"]), 0.0))  # [n, K]: v_i all 0
-        v, g_hat = self._scaled_gradients(g, m, old, first)  # [n, K] each
+        m = self._momentum(g, old)  # [K, n]
+        first = layout.broadcast(tf.equal(layout.sum(old["v"], 1), 0.0), 1)  # v_i all 0
+        v, g_hat = self._scaled_gradients(g, m, old, first)  # [K, n] each
         mean_log_lr = None
         if self.relative_lr_input:
             mean_log_lr = problem_lr_mean
             if mean_log_lr is None:
                 mean_log_lr = layout.broadcast(layout.mean(old["log_lr"]))  # [n]
-        columns = self._features(g_hat, v, old.get("log_lr"), mean_log_lr)
-        # The Parameter RNN on rows ([n, ·], feature axis 1) or feature-major ([·, n], 0).
-        axis, element_axis = (0, 1) if feature_major else (1, 0)
-        flip = tf.transpose if feature_major else lambda rows: rows  # rows <-> that layout
-        features = tf.concat([flip(c) for c in columns], axis)  # [n, D] or [D, n]
-        if parameter_bias is not None:  # [n or 1, 3H0] or [3H0, n or 1]
-            parameter_bias = layout.broadcast(flip(parameter_bias), element_axis)
-        h0 = self.parameter_rnn.next_state(features, flip(old["h0"]), parameter_bias, axis)
+        features = tf.concat(self._features(g_hat, v, old.get("log_lr"), mean_log_lr), 0)
+        if parameter_bias is not None:  # [3H0, n or 1]
+            parameter_bias = layout.broadcast(tf.transpose(parameter_bias), 1)
+        h0 = self.parameter_rnn.next_state(features, old["h0"], parameter_bias, 0)  # [H0, n]
         tensor_inputs: list[tf.Tensor | None] = [None] * layout.num_tensors
         if self.tensor_rnn is not None:  # step 5's input: means over each tensor's elements
-            tensor_inputs = [
-                tf.concat([tf.reduce_mean(part, element_axis) for part in parts], 0)
-                for parts in zip(
-                    layout.split(h0, element_axis), layout.split(features, element_axis)
-                )
-            ]
+            means = [layout.mean(h0, 1), layout.mean(features, 1)]  # [H0, T], [D, T]
+            tensor_inputs = tf.unstack(tf.concat(means, 0), axis=1)
 
         scale = functools.partial(_root_mean_square, layout) if self.normalizes_steps else None
-        readout = self._readouts(h0, g_hat, feature_major, scale)
-        new: dict[str, tf.Tensor] = {"h0": flip(h0), "v": v}
+        readout = self._readouts(h0, g_hat, scale)
+        new: dict[str, tf.Tensor] = {"h0": h0, "v": v}
         if self.has_momentum:
             new["m"] = m
         if self.dynamic_input_scaling:
@@ -612,45 +588,46 @@ class HierarchicalRNN(UpdateRule):
         if self.attention:  # the attended point θ_old − exp(s) a, relative to θ_new
             new["attention_offset"] = step_length * readout["d"] - attention_length * readout["a"]
 
-        per_tensor = {key: layout.split(rows) for key, rows in new.items()}
+        per_tensor = {key: layout.split(values, axis=-1) for key, values in new.items()}
         entries = [
-            {key: rows[i] for key, rows in per_tensor.items()} for i in range(layout.num_tensors)
+            {key: values[i] for key, values in per_tensor.items()}
+            for i in range(layout.num_tensors)
         ]
         thetas = []
-        for p, rows, eps in zip(params, layout.split(theta_new), noise):
+        for p, values, eps in zip(params, layout.split(theta_new), noise):
             if eps is not None:  # App. D.1
-                rows = rows + eps
-            thetas.append(tf.reshape(rows, tf.shape(p)))
+                values = values + eps
+            thetas.append(tf.reshape(values, tf.shape(p)))
         return thetas, entries, tensor_inputs
 
     def _momentum(self, g: tf.Tensor, old: dict[str, tf.Tensor]) -> tf.Tensor:
-        """Step 1 (§3.2.2): m_i ← (1 − β_i) g + β_i m_i with β_{i+1} = √β_i; [n, K]."""
+        """Step 1 (§3.2.2): m_i ← (1 − β_i) g + β_i m_i with β_{i+1} = √β_i; [K, n]."""
         if not self.has_momentum:
-            return g[:, None]
+            return g[None]
         if self.has_input_decay:
             beta = old["beta"]
         else:
             beta = tf.constant(CONSTANT_INPUT_DECAY, g.dtype)
-        betas = _decays(beta, self.num_timescales, halving=True)  # [n or 1, K]
-        return (1.0 - betas) * g[:, None] + betas * old["m"]
+        betas = _decays(beta, self.num_timescales, halving=True)  # [K, n or 1]
+        return (1.0 - betas) * g[None] + betas * old["m"]
 
     def _scaled_gradients(
         self, g: tf.Tensor, m: tf.Tensor, old: dict[str, tf.Tensor], first: tf.Tensor
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """Step 2 (§3.2.3; App. D.2): the mean squares v_i and ĝ_i = asinh(m_i / √v_i);
-        `first` ([n, K], bool): the tensor's v_i are all zero, so γ_i = 0."""
+        `first` ([K, n], bool): the tensor's v_i are all zero, so γ_i = 0. [K, n] each."""
         dtype = g.dtype
         if self.dynamic_input_scaling:
             gamma = old["gamma"]
         else:
             gamma = tf.constant(CONSTANT_SCALE_DECAY, dtype)
-        # [n or 1, K or 1]
+        # [K or 1, n or 1]
         gammas = _decays(gamma, self.num_timescales, self.multiscale_input_decay)
         v_old = old["v"]
-        gammas = tf.where(first, tf.zeros([], dtype), gammas)  # [n or 1, K]
+        gammas = tf.where(first, tf.zeros([], dtype), gammas)  # [K, n]
         tracked = m
         if self.version == "appendix_d":  # v_i tracks m_{i−1}², m_0 = g
-            tracked = tf.concat([g[:, None], m[:, :-1]], 1)
+            tracked = tf.concat([g[None], m[:-1]], 0)
         v = (1.0 - gammas) * (tf.square(tracked) + SQUARE_EPSILON) + gammas * v_old
         return v, _asinh(m / tf.sqrt(v + EPSILON))
 
@@ -661,27 +638,26 @@ class HierarchicalRNN(UpdateRule):
         log_lr: tf.Tensor | None,
         mean_log_lr: tf.Tensor | None,
     ) -> list[tf.Tensor]:
-        """Step 3 (§3.3): the Parameter RNN's D inputs as blocks of columns ([n, ·] each):
+        """Step 3 (§3.3): the Parameter RNN's D inputs as blocks of rows ([·, n] each):
         ĝ_1..ĝ_K, the relative log magnitudes, [the relative log learning rate, given the
         mean it is relative to ([n] or a scalar)], [the products ĝ_i ĝ_{i+1}]."""
         log_v = tf.math.log(v + EPSILON)
-        columns = [g_hat, log_v - tf.reduce_mean(log_v, 1, keepdims=True)]  # eq. 4
+        blocks = [g_hat, log_v - tf.reduce_mean(log_v, 0, keepdims=True)]  # eq. 4
         if self.relative_lr_input:
-            columns.append((log_lr - mean_log_lr)[:, None])
+            blocks.append((log_lr - mean_log_lr)[None])
         if self.gradient_products:
-            columns.append(g_hat[:, :-1] * g_hat[:, 1:])
-        return columns
+            blocks.append(g_hat[:-1] * g_hat[1:])
+        return blocks
 
     def _readouts(
         self,
         h0: tf.Tensor,
         g_hat: tf.Tensor,
-        feature_major: bool,
         direction_scale: Callable[[tf.Tensor], tf.Tensor] | None = None,
     ) -> dict[str, tf.Tensor]:
-        """Step 6: d, a, γ', β' and Δ ([n] each) from h0 ([n, H0], or [H0, n]
-        `feature_major`) and ĝ ([n, K]); d and a divided by `direction_scale` of the
-        [directions, n] block (eqs. 5–6: the root mean square over each tensor) if given.
+        """Step 6: d, a, γ', β' and Δ ([n] each) from h0 ([H0, n]) and ĝ ([K, n]); d and a
+        divided by `direction_scale` of the [directions, n] block (eqs. 5–6: the root mean
+        square over each tensor) if given.
 
         The linear readouts share one [H0, outputs] product, computed as [outputs, n] so
         that each readout is a contiguous row; d and a have no bias.
@@ -701,14 +677,12 @@ class HierarchicalRNN(UpdateRule):
         biases += [tf.cast(bias, dtype) for _, _, bias in heads]
         kernel = tf.concat([tf.cast(k, dtype) for k in kernels], 1)  # [H0, outputs]
         bias = tf.concat(biases, 0)[:, None]
-        outputs = tf.matmul(kernel, h0, transpose_a=True, transpose_b=not feature_major)
+        outputs = tf.matmul(kernel, h0, transpose_a=True)
         outputs = outputs + bias  # [outputs, n]
         directions = outputs[: self.num_directions]
         if self.shortcut_kernel is not None:  # App. B.1
             shortcut = tf.cast(self.shortcut_kernel, dtype)  # [K, directions]
-            directions = directions + tf.matmul(
-                shortcut, g_hat, transpose_a=True, transpose_b=True
-            )
+            directions = directions + tf.matmul(shortcut, g_hat, transpose_a=True)
         if direction_scale is not None:
             directions = directions / direction_scale(directions)
         readout = dict(zip(["d", "a"], tf.unstack(directions)))

@@ -14,6 +14,20 @@ from typing import Sequence
 
 import tensorflow as tf
 
+try:  # TensorFlow's own test (its gradients use it to pick XLA forms); not public API
+    from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext
+except ImportError:  # pragma: no cover - then always the form for running without XLA
+    GraphOrParentsInXlaContext = None
+
+
+def compiling_with_xla() -> bool:
+    """Whether ops are being traced for XLA (`tf.function(jit_compile=True)`, also when
+    called inside one). For picking the faster of two forms of the same computation."""
+    if GraphOrParentsInXlaContext is None:
+        return False
+    return bool(GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+
+
 # Layout.groups: tensors smaller than this many elements are batched with others, at most
 # this many per group (bounds the static slices of a group's per-tensor reductions). Measured
 # for the hierarchical RNN against one group per tensor: without XLA the seed-002 CNN's step

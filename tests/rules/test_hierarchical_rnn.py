@@ -49,9 +49,13 @@ def _feed(level, name, h):
     return h @ weights[f"{name}_feed_kernel"] + weights[f"{name}_feed_bias"]
 
 
+ELEMENT_ROWS = ("h0", "m", "v")  # stored feature-major ([·, n]); the numpy step uses rows
+
+
 def _numpy_step(rule: HierarchicalRNN, params, grads, state):
     """The spec's "One step" for a 3-level rule with learnable decays and the dynamic output
-    scale, written per tensor in numpy. Returns (params, state) as numpy."""
+    scale, written per tensor in numpy on rows ([n, ·]). Returns (params, state) as numpy,
+    stored as the rule stores it."""
     k = rule.num_timescales
     appendix_d = rule.version == "appendix_d"
     h1 = np.concatenate([t["h1"] for t in state["tensors"]])
@@ -62,6 +66,7 @@ def _numpy_step(rule: HierarchicalRNN, params, grads, state):
     c = rule.step_offset.numpy()
     new_params, tensors, tensor_inputs = [], [], []
     for i, (p, g, old) in enumerate(zip(params, grads, state["tensors"])):
+        old = {key: value.T if key in ELEMENT_ROWS else value for key, value in old.items()}
         g = g.ravel()
         # 1. momentum on K timescales
         betas = np.stack([old["beta"] ** (0.5**j) for j in range(k)], 1)
@@ -102,7 +107,7 @@ def _numpy_step(rule: HierarchicalRNN, params, grads, state):
         if rule.attention:
             attention_length = np.exp(s + c) if appendix_d else np.exp(s)
             entry["attention_offset"] = theta_old - attention_length * directions[:, 1] - theta
-        tensors.append(entry)
+        tensors.append({key: entry[key].T if key in ELEMENT_ROWS else entry[key] for key in entry})
     # 5. Tensor RNN, then 8. Global RNN
     bias = _feed(rule.tensor_rnn, "global", h2)
     h1 = _gru(rule.tensor_rnn.cell, np.stack(tensor_inputs), h1, bias)
@@ -188,8 +193,8 @@ def test_state_layout_and_floats_per_parameter():
         per_parameter = 0
         for shape, entry in zip(SHAPES, state["tensors"]):
             n = int(np.prod(shape))
-            assert entry["h0"].shape == (n, 6)
-            assert entry["m"].shape == entry["v"].shape == (n, 3)
+            assert entry["h0"].shape == (6, n)
+            assert entry["m"].shape == entry["v"].shape == (3, n)
             assert entry["h1"].shape == (1, 7)
             for key in ("gamma", "beta", "log_lr"):
                 assert entry[key].shape == (n,)
@@ -198,7 +203,7 @@ def test_state_layout_and_floats_per_parameter():
         assert per_parameter == n_params * (6 + 2 * 3 + 3 + int(attention))  # H0 + 2K + 3 (+1)
         # Initial RNN states are the trainable vectors; decays and averages start at 0.
         initial = rule.parameter_rnn.initial_vector.numpy()
-        np.testing.assert_array_equal(state["tensors"][0]["h0"].numpy(), np.tile(initial, (6, 1)))
+        np.testing.assert_array_equal(state["tensors"][0]["h0"].numpy().T, np.tile(initial, (6, 1)))
         for key in ("m", "v", "gamma", "beta"):
             assert not np.any(state["tensors"][1][key].numpy())
 

@@ -1,5 +1,6 @@
-"""HierarchicalRNN's computation layout: tensor groups (`Layout`), the Parameter RNN on rows
-(without XLA) or feature-major (under XLA), and the asinh it uses, against numpy."""
+"""The computation layout of the per-parameter rules: tensor groups (`Layout`), the XLA test
+that picks between two forms of a computation, and the hierarchical RNN's feature-major GRU
+and asinh, against numpy."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import l2o_tf.rules.hierarchical_rnn as hierarchical_rnn
 from l2o_tf.rules import HierarchicalRNN
 from l2o_tf.rules.gru_cell import GRUCell
-from l2o_tf.rules.layout import Layout
+from l2o_tf.rules.layout import Layout, compiling_with_xla
 from l2o_tf.rules.hierarchical_rnn import _asinh
 from tests.rules.test_hierarchical_rnn import (
     SEED,
@@ -20,15 +20,6 @@ from tests.rules.test_hierarchical_rnn import (
 )
 
 CNN_SIZES = [864, 32, 9216, 32, 9216, 32, 320, 10]  # benchmarks/keras_step.py's CNN
-
-
-@pytest.fixture(params=["as_without_xla", "as_under_xla"])
-def layout_choice(request, monkeypatch):
-    """Runs a test eagerly with the Parameter RNN on rows (as without XLA) and feature-major
-    (as under XLA)."""
-    under_xla = request.param == "as_under_xla"
-    monkeypatch.setattr(hierarchical_rnn, "_compiling_with_xla", lambda: under_xla)
-    return request.param
 
 
 def test_groups_put_large_tensors_alone_and_batch_small_ones():
@@ -61,7 +52,7 @@ def test_layout_reductions_and_broadcasts_match_numpy(sizes):
         np.testing.assert_array_equal(layout.join(split, axis).numpy(), x)
 
 
-def test_large_and_small_tensors_match_numpy(layout_choice):
+def test_large_and_small_tensors_match_numpy():
     """A tensor of ≥ 4096 elements takes the one-tensor path (no concatenation, per-tensor
     values broadcast); the others are batched. Both must follow the spec exactly."""
     shapes = [(70, 60), (3,), (2, 2)]
@@ -73,11 +64,11 @@ def test_large_and_small_tensors_match_numpy(layout_choice):
     assert_steps_match_numpy(rule, params, rng)
 
 
-def test_layout_is_feature_major_exactly_under_xla():
+def test_compiling_with_xla_exactly_under_xla():
     seen = []
 
     def probe(x):
-        seen.append(hierarchical_rnn._compiling_with_xla())
+        seen.append(compiling_with_xla())
         return x
 
     x = tf.constant(1.0)
@@ -117,9 +108,8 @@ def test_asinh_is_accurate_everywhere_with_a_finite_gradient(dtype):
 
 
 @pytest.mark.parametrize("name", sorted(SWITCHES))
-def test_every_switch_gives_the_same_step_in_any_grouping(name, layout_choice, monkeypatch):
-    """The default grouping and one group of all tensors agree for every switch, with the
-    Parameter RNN on rows and feature-major."""
+def test_every_switch_gives_the_same_step_in_any_grouping(name, monkeypatch):
+    """The default grouping and one group of all tensors agree for every switch."""
     kwargs = SWITCHES[name][0]
     rule = HierarchicalRNN(dtype="float64", **kwargs)
     _randomize(rule)
