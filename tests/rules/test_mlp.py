@@ -36,18 +36,26 @@ def test_defaults_follow_the_paper():
     assert sum(int(np.prod(w.shape)) for w in rule.weights) == 610
 
 
-@pytest.mark.parametrize(
-    "shapes",
-    [
-        [(3, 2), (4,)],  # one group of two tensors
-        [(3, 2), (64, 70), (4,), (5,)],  # a tensor alone (>= 4096 elements) between grouped ones
-    ],
-    ids=["one_group", "mixed_groups"],
-)
-def test_two_steps_match_numpy(shapes):
+SHAPES = {
+    "one_group": [(3, 2), (4,)],
+    "mixed_groups": [(3, 2), (64, 70), (4,), (5,)],  # one alone (>= 4096 elements) among others
+}
+
+
+def _randomized_rule() -> MLPRule:
     rule = MLPRule(dtype="float64")
     for w in rule.weights:  # non-zero biases so every term matters
         w.assign(np.random.default_rng(1).normal(size=w.shape) * 3)
+    return rule
+
+
+@pytest.mark.parametrize("shapes", SHAPES.values(), ids=SHAPES.keys())
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
+def test_two_steps_match_numpy(shapes, jit_compile):
+    """Without XLA the hidden layer is two matrix products, under XLA sums written out per
+    hidden unit (`_mlp_outputs`): both are the D.1 step."""
+    rule = _randomized_rule()
+    step = tf.function(rule.step, jit_compile=jit_compile)
     rng = np.random.default_rng(0)
     params = [rng.normal(size=shape) for shape in shapes]
     state = rule.init([tf.constant(p) for p in params])
@@ -55,13 +63,39 @@ def test_two_steps_match_numpy(shapes):
     for t in range(2):
         grads = [rng.normal(size=p.shape) for p in params]
         expected, momenta = _numpy_step(rule, params, grads, momenta, t)
-        new, state = rule.step([tf.constant(p) for p in params], [tf.constant(g) for g in grads], state)
+        new, state = step([tf.constant(p) for p in params], [tf.constant(g) for g in grads], state)
         for e, n in zip(expected, new):
             np.testing.assert_allclose(n.numpy(), e, rtol=1e-10, atol=1e-12)
         for e, m in zip(momenta, state["momenta"]):
             np.testing.assert_allclose(m.numpy(), e, rtol=1e-10)
         assert float(state["t"]) == t + 1
         params = expected
+
+
+@pytest.mark.parametrize("shapes", SHAPES.values(), ids=SHAPES.keys())
+def test_gradients_through_the_step_are_the_same_under_xla(shapes):
+    """The elementwise hidden layer used under XLA has the matrix form's gradient
+    (`_elementwise_mlp`): d(loss after two steps) / d(meta-parameters, parameters, gradients)
+    agree with plain autodiff without XLA."""
+    rule = _randomized_rule()
+    rng = np.random.default_rng(2)
+    params = [tf.constant(rng.normal(size=shape)) for shape in shapes]
+    grads = [tf.constant(rng.normal(size=shape)) for shape in shapes]
+
+    def gradients():
+        with tf.GradientTape() as tape:
+            tape.watch(params + grads)
+            p, state = params, rule.init(params)
+            for _ in range(2):
+                p, state = rule.step(p, grads, state)
+            loss = tf.add_n([tf.reduce_sum(tf.sin(3.0 * x)) for x in p])
+        return tape.gradient(loss, rule.trainable_weights + params + grads)
+
+    plain = tf.function(gradients)()
+    compiled = tf.function(gradients, jit_compile=True)()
+    assert all(g is not None for g in compiled)
+    for a, b in zip(plain, compiled):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_step_is_pure_and_xla_compilable():
