@@ -46,7 +46,7 @@ def _mlp_outputs(
     out per hidden unit (`_elementwise_mlp`), so that the whole network is one elementwise
     loop over n and the [H, n] hidden layer is never stored: with H = 32 for each of the
     seed-002 CNN's 19 722 parameters that array, written and read back, was most of the step
-    (the Keras adapter's update 1.38 → 1.20 ms, 2026-11-25); written out without XLA it would
+    (the Keras adapter's update 1.08 → 0.90 ms, 2026-11-25); written out without XLA it would
     be hundreds of small ops.
     """
     if compiling_with_xla() and x.shape[1] >= ELEMENTWISE_MIN_COLUMNS:
