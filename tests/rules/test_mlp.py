@@ -52,8 +52,9 @@ def _randomized_rule() -> MLPRule:
 @pytest.mark.parametrize("shapes", SHAPES.values(), ids=SHAPES.keys())
 @pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
 def test_two_steps_match_numpy(shapes, jit_compile):
-    """Without XLA the hidden layer is two matrix products, under XLA sums written out per
-    hidden unit (`_mlp_outputs`): both are the D.1 step."""
+    """Without XLA the hidden layer is two matrix products; under XLA a group of 4096 or
+    more elements has it written out per hidden unit (`_mlp_outputs`): both are the D.1
+    step."""
     rule = _randomized_rule()
     step = tf.function(rule.step, jit_compile=jit_compile)
     rng = np.random.default_rng(0)
