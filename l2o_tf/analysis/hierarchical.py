@@ -37,7 +37,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from l2o_tf.rules.hierarchical_rnn import EPSILON, LOG_LR_CLIP, HierarchicalRNN, _asinh
+from l2o_tf.rules.hierarchical_rnn import (
+    EPSILON,
+    LOG_LR_CLIP,
+    HierarchicalRNN,
+    _scaled_momenta,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,7 +196,7 @@ class ParameterRNNView:
     @staticmethod
     def _g_hat(state: dict[str, tf.Tensor]) -> tf.Tensor:
         """ĝ_i = asinh(m_i / √(v_i + 1e-16)) of a new state, as the step computed it."""
-        return _asinh(state["m"] / tf.sqrt(state["v"] + EPSILON))
+        return _scaled_momenta(state["m"], state["v"])
 
     def _pack(self, entry: dict[str, tf.Tensor]) -> tf.Tensor:
         """Element states h as rows [b, N] from the rule's feature-major entries ([·, b] or

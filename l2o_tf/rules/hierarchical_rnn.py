@@ -136,6 +136,12 @@ def _asinh(x: tf.Tensor) -> tf.Tensor:
     return forward(x)
 
 
+def _scaled_momenta(m: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
+    """ĝ_i = asinh(m_i / √(v_i + 1e-16)), the momenta scaled by their mean squares (step 2,
+    §3.2.3)."""
+    return _asinh(m / tf.sqrt(v + EPSILON))
+
+
 def _root_mean_square(layout: Layout, directions: tf.Tensor) -> tf.Tensor:
     """√(mean over each tensor of d² + 1e-16) of directions [·, n], broadcast to [·, n] (the
     step normalization of eqs. 5–6)."""
@@ -629,7 +635,7 @@ class HierarchicalRNN(UpdateRule):
         if self.version == "appendix_d":  # v_i tracks m_{i−1}², m_0 = g
             tracked = tf.concat([g[None], m[:-1]], 0)
         v = (1.0 - gammas) * (tf.square(tracked) + SQUARE_EPSILON) + gammas * v_old
-        return v, _asinh(m / tf.sqrt(v + EPSILON))
+        return v, _scaled_momenta(m, v)
 
     def _features(
         self,
