@@ -12,6 +12,7 @@ holds (seed 002 Algorithm 1; ARCHITECTURE.md):
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -38,7 +39,8 @@ class BatchEstimate(NamedTuple):
 
 
 class BPTTBatch:
-    """Mean truncated-BPTT meta-gradient over the runs, one run per replica at a time."""
+    """Mean truncated-BPTT meta-gradient over the runs whose meta-loss is finite, one run
+    per replica at a time (runs of several problem signatures: one replica)."""
 
     def __init__(self, estimator: TruncatedBPTT, strategy: tf.distribute.Strategy) -> None:
         self.estimator = estimator
@@ -48,17 +50,32 @@ class BPTTBatch:
         self, runs: Sequence[Run], lengths: Sequence[int], seeds: Sequence[int]
     ) -> BatchEstimate:
         del seeds  # deterministic given the runs
-        fn = self.estimator.meta_gradient_fn(runs[0][0])
-        outputs = replicated_map(
-            self.strategy,
-            fn,
-            [(p.tensors, *task, truncation_length(k)) for (p, task), k in zip(runs, lengths)],
-        )
-        grads = [tf.add_n(list(g)) / len(runs) for g in zip(*(out[1] for out in outputs))]
+        inputs = [(p.tensors, *task, truncation_length(k)) for (p, task), k in zip(runs, lengths)]
+        if self.strategy.num_replicas_in_sync == 1:  # each run through its signature's function
+            outputs = [
+                self.estimator.meta_gradient_fn(p)(*args) for (p, _), args in zip(runs, inputs)
+            ]
+        else:
+            signatures = {p.signature for p, _ in runs}
+            if len(signatures) > 1:
+                raise ValueError(
+                    f"A meta-batch over {self.strategy.num_replicas_in_sync} replicas needs one "
+                    f"problem signature; this one has {len(signatures)} (a problem set). Use "
+                    "--strategy=default for mixtures."
+                )
+            fn = self.estimator.meta_gradient_fn(runs[0][0])
+            outputs = replicated_map(self.strategy, fn, inputs)
+        meta_losses = [float(out[0]) for out in outputs]
+        # A run whose meta-loss is not finite (diverged, see `truncation_status`) is dropped.
+        kept = [out[1] for out, loss in zip(outputs, meta_losses) if math.isfinite(loss)]
+        if kept:
+            grads = [tf.add_n(list(g)) / len(kept) for g in zip(*kept)]
+        else:
+            grads = [tf.zeros_like(g) for g in outputs[0][1]]
         tasks = [
             task.advanced(out[2], out[3], k) for out, (_, task), k in zip(outputs, runs, lengths)
         ]
-        return BatchEstimate([float(out[0]) for out in outputs], grads, tasks, {})
+        return BatchEstimate(meta_losses, grads, tasks, {})
 
 
 class VariationalBatch:

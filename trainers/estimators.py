@@ -19,6 +19,7 @@ meta-gradient contains the Hessian-vector terms ("second derivatives on" in Wich
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, NamedTuple, Sequence
 
 import keras
@@ -80,9 +81,17 @@ class TruncatedBPTT:
         jit_compile: compile with XLA. Default False. XLA's stateless random generator
             differs from TensorFlow's kernels, so initial parameters, minibatch order and
             gradient noise of a seed differ between the two settings (same distributions).
+            XLA compiles anew for every distinct truncation length: keep it off for drawn
+            lengths (seed 001 partial unrolls).
+        divergence_factor: end a truncation early once its recorded loss is non-finite or
+            above this multiple of f_init (seed 001 "An unroll stops early"); 0 (default)
+            never ends early on a large loss.
 
     One trace serves every sample with the same problem signature and every truncation
-    length (the length is a tensor argument).
+    length (the length is a tensor argument). The meta-loss says how a truncation ended
+    (`truncation_status`): +inf when it ended early (diverged), −inf when a recorded loss
+    went negative under the log objective (which needs f ≥ 0; the truncation ends there).
+    Their meta-gradients are not meaningful and must not be applied.
     """
 
     def __init__(
@@ -92,12 +101,16 @@ class TruncatedBPTT:
         second_order: bool = True,
         record: str = "gradient_loss",
         jit_compile: bool = False,
+        divergence_factor: float = 0.0,
     ) -> None:
+        if divergence_factor < 0:
+            raise ValueError(f"divergence_factor must be >= 0, got {divergence_factor}.")
         self.rule = rule
         self.meta_loss = check_meta_loss(meta_loss)
         self.second_order = second_order
         self.record = check_record(record)
         self.jit_compile = jit_compile
+        self.divergence_factor = float(divergence_factor)
         self._compiled: dict[tuple, Callable] = {}
 
     def __call__(self, problem: Problem, task: TaskState, num_steps: int) -> Truncation:
@@ -115,6 +128,11 @@ class TruncatedBPTT:
         initial_loss, num_steps) -> (meta_loss, params, rule_state)` (evaluation, benchmarks)."""
         return self._compile(problem, "forward", lambda: self._truncation_fn(problem, False))
 
+    def trace_count(self) -> int:
+        """Traces made so far by all compiled functions (one per signature and kind, plus one
+        per distinct kind of argument, e.g. a fresh or a carried rule state)."""
+        return sum(fn.experimental_get_tracing_count() for fn in self._compiled.values())
+
     def _compile(self, problem: Problem, kind: str, build: Callable[[], Callable]) -> Callable:
         key = (problem.signature, kind)
         if key not in self._compiled:
@@ -131,6 +149,7 @@ class TruncatedBPTT:
         def truncation(tensors, params, rule_state, step, seed, initial_loss, num_steps):
             if rule_state is None:
                 rule_state = rule.init(params, fold_in(seed, 2))
+            stop_above, stop_below = self._stop_bounds(initial_loss)
             result = unroll(
                 rule,
                 problem,
@@ -142,9 +161,30 @@ class TruncatedBPTT:
                 start_step=step,
                 second_order=self.second_order,
                 record=self.record,
+                stop_above=stop_above,
+                stop_below=stop_below,
             )
             loss = meta_loss(result.losses, self.meta_loss, initial_loss)
+            # The loop ends at the first unhealthy loss, so the last one says how it ended.
+            last = result.losses[tf.maximum(result.steps - 1, 0)]
+            if stop_below is not None:
+                loss = tf.where(last < stop_below, tf.constant(-math.inf, loss.dtype), loss)
+            if stop_above is not None:
+                diverged = ~tf.math.is_finite(last) | (last > stop_above)
+                loss = tf.where(diverged, tf.constant(math.inf, loss.dtype), loss)
             return loss, result.params, result.state
+
+        return truncation
+
+    def _stop_bounds(self, initial_loss: tf.Tensor) -> tuple[tf.Tensor | None, tf.Tensor | None]:
+        """(stop_above, stop_below) of `unroll` for a run whose f_init is `initial_loss`:
+        `divergence_factor`·(|f_init| + 1e-6) when set, and 0 under the log objective."""
+        above = below = None
+        if self.divergence_factor:
+            above = self.divergence_factor * (tf.abs(initial_loss) + 1e-6)
+        if self.meta_loss == "log":
+            below = tf.zeros([], initial_loss.dtype)
+        return above, below
 
         return truncation
 
@@ -154,13 +194,28 @@ class TruncatedBPTT:
         def truncation_with_gradient(*args):
             with tf.GradientTape() as tape:
                 loss, params, rule_state = forward(*args)
-            grads = tape.gradient(
-                loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO
-            )
+            # Zeros for meta-parameters the truncation does not reach (the trainable initial
+            # states, from carried state) are filled in here: `UnconnectedGradients.ZERO`
+            # fails on Keras 3 variables, whose dtype is a string.
+            grads = [
+                tf.zeros(v.shape, v.dtype) if g is None else g
+                for v, g in zip(variables, tape.gradient(loss, variables))
+            ]
             stop = tf.nest.map_structure(tf.stop_gradient, (params, rule_state))
             return (loss, grads) + stop
 
         return truncation_with_gradient
+
+
+def truncation_status(meta_loss: float) -> str:
+    """How a truncation ended, read off its meta-loss (`TruncatedBPTT`): "negative_loss"
+    (−inf), "diverged" (+inf: non-finite loss, or above the divergence factor), "nonfinite"
+    (NaN: without the early end) or "ok"."""
+    if meta_loss == -math.inf:
+        return "negative_loss"
+    if meta_loss == math.inf:
+        return "diverged"
+    return "ok" if math.isfinite(meta_loss) else "nonfinite"
 
 
 class FullUnroll(TruncatedBPTT):

@@ -19,6 +19,10 @@ seed 001 meta-objective uses (one extra forward pass per step); "validation_loss
 loss at θ_t on the step's validation minibatch (`problem.validation_batch_fn`), the L_valid
 outer objective of Metz et al. 2019 (inner training still uses the training batches). For
 full-batch problems without attention the first two coincide.
+
+`stop_above` and `stop_below` end the loop early (seed 001 "An unroll stops early"): after
+the first step whose recorded loss is non-finite or above `stop_above`, or below
+`stop_below`; the losses of the steps not taken are 0 and `steps` says how many were taken.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ RECORDS = ("gradient_loss", "full_batch_loss", "validation_loss")
 class UnrollResult(NamedTuple):
     params: list[tf.Tensor]
     state: Any
-    losses: tf.Tensor  # [T]
+    losses: tf.Tensor  # [T]; 0 after an early end
+    steps: tf.Tensor  # int32: steps taken (T unless the unroll ended early)
 
 
 def check_record(record: str) -> str:
@@ -79,6 +84,8 @@ def unroll(
     start_step: int | tf.Tensor = 0,
     second_order: bool = True,
     record: str = "gradient_loss",
+    stop_above: tf.Tensor | None = None,
+    stop_below: tf.Tensor | None = None,
 ) -> UnrollResult:
     """Runs `num_steps` steps of `rule` on `problem` from (`params`, `state`).
 
@@ -94,15 +101,27 @@ def unroll(
         start_step: index of the first step (minibatch order continues across truncations).
         second_order: keep the dependence of the inner gradient on θ (default True).
         record: which loss is recorded per step (see the module docstring).
+        stop_above: end after a step whose recorded loss is non-finite or exceeds this
+            scalar (None: no such check; see the module docstring).
+        stop_below: end after a step whose recorded loss is below this scalar or NaN
+            (None: no such check).
 
     Returns:
-        The final parameters and state, and the T recorded losses.
+        The final parameters and state, the T recorded losses and the steps taken.
     """
     check_record(record)
     params = list(params)
     start_step = tf.cast(start_step, tf.int64)
 
-    def body(t, params, state, losses):
+    def healthy(loss: tf.Tensor) -> tf.Tensor:
+        ok = tf.constant(True)
+        if stop_above is not None:
+            ok = tf.math.is_finite(loss) & (loss <= stop_above)
+        if stop_below is not None:
+            ok = ok & (loss >= stop_below)  # False for NaN too
+        return ok
+
+    def body(t, params, state, losses, _):
         step = start_step + tf.cast(t, tf.int64)
         loss, grads = inner_gradient(
             problem, tensors, rule.eval_point(params, state), step, seed
@@ -116,16 +135,16 @@ def unroll(
         if not second_order:
             grads = [tf.stop_gradient(g) for g in grads]
         params, state = rule.step(params, grads, state)
-        return t + 1, list(params), state, losses.write(t, loss)
+        return t + 1, list(params), state, losses.write(t, loss), healthy(loss)
 
     losses = tf.TensorArray(problem.dtype, size=num_steps, element_shape=[])
-    _, params, state, losses = tf.while_loop(
-        lambda t, *_: t < num_steps,
+    steps, params, state, losses, _ = tf.while_loop(
+        lambda t, *rest: (t < num_steps) & rest[-1],
         body,
-        (tf.constant(0), params, state, losses),
+        (tf.constant(0), params, state, losses, tf.constant(True)),
         maximum_iterations=num_steps,
     )
-    return UnrollResult(params, state, losses.stack())
+    return UnrollResult(params, state, losses.stack(), steps)
 
 
 def unroll_from_init(
