@@ -100,9 +100,13 @@ class ProblemSet:
         weights = np.array([e.weight for e in self.entries], np.float64)
         return weights / weights.sum()
 
+    def sample_index(self, rng: np.random.Generator) -> int:
+        """The index of an entry drawn with probability proportional to its weight."""
+        return int(rng.choice(len(self.entries), p=self.probabilities))
+
     def sample(self, rng: np.random.Generator) -> F:
         """A factory drawn with probability proportional to its weight."""
-        return self.entries[int(rng.choice(len(self.entries), p=self.probabilities))].factory
+        return self.entries[self.sample_index(rng)].factory
 
     def exclude(self, *names: str) -> ProblemSet:
         """The set without entries whose problem name, group or label is in `names`."""

@@ -10,7 +10,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 
 def read_scalars(logdir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Every scalar `trainers.meta_train` logged in `logdir`: tag -> (steps, values), sorted
+    """Every scalar `trainers.meta_train` logged in `logdir` (histograms are skipped): tag ->
+    (steps, values), sorted
     by step; where a resumed run logged a step again, the value written last (by wall time)
     is kept. Each event file is read on its own: TensorBoard's reader of a directory takes
     the files in name order, where the writers' counter in the name sorts 10 before 9."""
@@ -25,10 +26,15 @@ def read_scalars(logdir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         for tag in events.Tags()["tensors"]:
             by_step = latest.setdefault(tag, {})
             for e in events.Tensors(tag):
-                value = (e.wall_time, float(tf.make_ndarray(e.tensor_proto)))
+                array = tf.make_ndarray(e.tensor_proto)
+                if array.ndim:  # a histogram (e.g. the drawn partial-unroll lengths)
+                    break
+                value = (e.wall_time, float(array))
                 by_step[e.step] = max(by_step.get(e.step, value), value)
     scalars = {}
     for tag, by_step in latest.items():
+        if not by_step:
+            continue
         steps = np.array(sorted(by_step), dtype=np.int64)
         scalars[tag] = (steps, np.array([by_step[s][1] for s in steps]))
     return scalars

@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import functools
 import json
+import logging
 import os
 import time
 from typing import Any, Callable, Iterator
@@ -40,9 +41,15 @@ from l2o_tf.rules.base import UpdateRule
 from l2o_tf.weights import save_rule_weights
 from problems.base import Problem
 from trainers.batch_estimators import BPTTBatch, Run, VariationalBatch
-from trainers.curricula import FixedTruncation, LinearTruncationSchedule
+from trainers.curricula import FixedTruncation, LinearTruncationSchedule, PartialUnrolls
 from trainers.distribute import STRATEGIES, make_strategy
-from trainers.estimators import AntitheticSampler, FullUnroll, TruncatedBPTT, start_task
+from trainers.estimators import (
+    AntitheticSampler,
+    FullUnroll,
+    TruncatedBPTT,
+    truncation_status,
+)
+from trainers.inner_runs import RESETS, InnerRuns
 from trainers.meta_loss import check_meta_loss
 from trainers.unroll import check_record
 
@@ -57,6 +64,7 @@ class MetaTrainConfig:
 
     problem: str = "quadratic"
     problem_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    problem_set: str = ""
     rule: str = "mlp"
     rule_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     steps: int = 1000
@@ -68,6 +76,8 @@ class MetaTrainConfig:
     meta_optimizer: str = "adam"
     meta_learning_rate: float = 3e-3
     meta_beta_1: float = 0.9
+    meta_rho: float = 0.9
+    meta_epsilon: float = 1e-10
     meta_grad_clip: float = 1e4
     meta_lr_decay: float = 1.0
     meta_lr_decay_steps: int = 500
@@ -77,6 +87,15 @@ class MetaTrainConfig:
     truncation_schedule: str = "fixed"
     truncation_end: int = 10_000
     truncation_ramp_steps: int = 5_000
+    meta_iterations: int = 5
+    mean_partial_unrolls: float = 40.0
+    mean_partial_length: float = 200.0
+    min_partial_length: int = 50
+    max_partial_length: int = 0
+    partial_tail: str = "exponential"
+    reset_rule_state: str = "meta_iteration"
+    divergence_factor: float = 0.0
+    max_bad_meta_steps: int = 100
     inner_steps: int = 0
     eval_steps: int = 0
     jit_compile: bool = False
@@ -87,19 +106,48 @@ class MetaTrainConfig:
     dtype: str = "float32"
 
     def validate(self) -> None:
-        problems.get(self.problem, **self.problem_kwargs)  # raises on unknown names/kwargs
+        if self.problem_set:
+            problems.get_set(self.problem_set)  # raises on unknown names
+            if self.problem_kwargs:
+                raise ValueError(
+                    "problem_kwargs applies to --problem, not to --problem_set; drop one."
+                )
+        else:
+            problems.get(self.problem, **self.problem_kwargs)  # raises on unknown names/kwargs
         rules.rule_class(self.rule)
         check_meta_loss(self.meta_loss)
         check_record(self.record)
-        _meta_optimizer_class(self.meta_optimizer)
+        _check_meta_optimizer(self.meta_optimizer)
         if self.estimator not in ESTIMATORS:
             raise ValueError(
                 f"Unknown estimator {self.estimator!r}; use one of {', '.join(ESTIMATORS)}."
             )
-        if self.truncation_schedule not in ("fixed", "linear"):
+        if self.truncation_schedule not in TRUNCATION_SCHEDULES:
             raise ValueError(
-                f"Unknown truncation_schedule {self.truncation_schedule!r}; use fixed or linear."
+                f"Unknown truncation_schedule {self.truncation_schedule!r}; use one of "
+                f"{', '.join(TRUNCATION_SCHEDULES)}."
             )
+        if self.reset_rule_state not in RESETS:
+            raise ValueError(
+                f"Unknown reset_rule_state {self.reset_rule_state!r}; use one of "
+                f"{', '.join(RESETS)}."
+            )
+        self.partial_unrolls()  # raises on bad partial-unroll settings
+        if self.divergence_factor < 0 or (0 < self.divergence_factor <= 1):
+            raise ValueError(
+                f"divergence_factor must be 0 (off) or > 1, got {self.divergence_factor}."
+            )
+        if self.meta_optimizer != "rmsprop_tf1" and (
+            self.meta_rho != MetaTrainConfig.meta_rho
+            or self.meta_epsilon != MetaTrainConfig.meta_epsilon
+        ):
+            raise ValueError(
+                f"meta_rho and meta_epsilon set rmsprop_tf1 (seed 001's meta-optimizer); "
+                f"meta_optimizer={self.meta_optimizer!r} ignores them. Leave them at their "
+                "defaults or use meta_optimizer='rmsprop_tf1'."
+            )
+        if not 0 <= self.meta_rho < 1 or self.meta_epsilon <= 0:
+            raise ValueError("meta_rho must be in [0, 1) and meta_epsilon > 0.")
         if self.inner_steps < 0 or self.eval_steps < 0:
             raise ValueError("inner_steps and eval_steps must be >= 0 (0: the default length).")
         if not 0 <= self.meta_beta_1 < 1:
@@ -118,6 +166,7 @@ class MetaTrainConfig:
             "eval_every",
             "checkpoint_every",
             "meta_lr_decay_steps",
+            "max_bad_meta_steps",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
@@ -128,6 +177,18 @@ class MetaTrainConfig:
         """Steps of one inner run before a fresh problem sample is drawn."""
         return self.inner_steps or self.unroll_steps
 
+    def partial_unrolls(self) -> PartialUnrolls:
+        """Seed 001's partial unrolls per sampled problem (`truncation_schedule=
+        "partial_unrolls"`)."""
+        return PartialUnrolls(
+            self.meta_iterations,
+            self.mean_partial_unrolls,
+            self.mean_partial_length,
+            self.min_partial_length,
+            self.partial_tail,
+            max_length=self.max_partial_length,
+        )
+
     def schedule(self) -> LinearTruncationSchedule | FixedTruncation:
         if self.truncation_schedule == "linear":
             return LinearTruncationSchedule(
@@ -137,13 +198,42 @@ class MetaTrainConfig:
 
 
 ESTIMATORS = ("bptt", "merged", "rp", "es")
+TRUNCATION_SCHEDULES = ("fixed", "linear", "partial_unrolls")
 
 
-def _meta_optimizer_class(name: str) -> type[keras.optimizers.Optimizer]:
-    classes = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
-    if name not in classes:
-        raise ValueError(f"Unknown meta_optimizer {name!r}; use one of {', '.join(classes)}.")
-    return classes[name]
+class TF1RMSprop(keras.optimizers.RMSprop):
+    """RMSProp as TF1's `tf.train.RMSPropOptimizer`, the meta-optimizer of seed 001's
+    release: v ← ρv + (1 − ρ)g², θ ← θ − lr·g/√(v + ε) (ε inside the root, as Keras'), with
+    the mean-square accumulator v starting at 1 instead of Keras' 0 (spec "Meta-training
+    recipe"), so the first steps are lr·g rather than lr·g/|g|·1/√(1 − ρ)."""
+
+    def build(self, var_list: list) -> None:
+        if self.built:
+            return
+        super().build(var_list)
+        for velocity in self._velocities:
+            velocity.assign(tf.ones_like(velocity))
+
+
+def _meta_optimizer(config: "MetaTrainConfig") -> keras.optimizers.Optimizer:
+    learning_rate = keras.optimizers.schedules.ExponentialDecay(
+        config.meta_learning_rate, config.meta_lr_decay_steps, config.meta_lr_decay, staircase=True
+    )
+    if config.meta_optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=config.meta_beta_1)
+    if config.meta_optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=learning_rate)
+    return TF1RMSprop(learning_rate=learning_rate, rho=config.meta_rho, epsilon=config.meta_epsilon)
+
+
+def _check_meta_optimizer(name: str) -> None:
+    if name not in META_OPTIMIZERS:
+        raise ValueError(
+            f"Unknown meta_optimizer {name!r}; use one of {', '.join(META_OPTIMIZERS)}."
+        )
+
+
+META_OPTIMIZERS = ("adam", "rmsprop", "rmsprop_tf1")
 
 
 def problem_seed(config: MetaTrainConfig, step: int, index: int, held_out: bool) -> int:
@@ -166,8 +256,38 @@ def initial_rule(config: MetaTrainConfig) -> UpdateRule:
     return rules.get(config.rule, dtype=config.dtype, **config.rule_kwargs)
 
 
+def sample_family(config: MetaTrainConfig, seed: int) -> tuple[problems.Factory, str]:
+    """The factory and family name of the problem sample `seed` draws: the config's problem,
+    or an entry of its problem set drawn uniformly (by weight) with a generator seeded by
+    `seed`, so disjoint seed streams give disjoint draws. The family is the entry's named
+    set (e.g. "quadratic_noisy"), or the problem's name."""
+    if not config.problem_set:
+        return problems.Factory(config.problem, **config.problem_kwargs), config.problem
+    problem_set = _problem_set(config.problem_set)
+    entry = problem_set.entries[problem_set.sample_index(np.random.default_rng(seed))]
+    return entry.factory, entry.group or entry.factory.name
+
+
+@functools.lru_cache(maxsize=None)
+def _problem_set(name: str) -> problems.ProblemSet:
+    return problems.get_set(name)
+
+
 def sample_problem(config: MetaTrainConfig, seed: int) -> Problem:
-    return problems.get(config.problem, seed=seed, dtype=config.dtype, **config.problem_kwargs)
+    """The problem sample of `seed` (see `sample_family`)."""
+    return _sampled(config, seed)[0]
+
+
+def _sampled(config: MetaTrainConfig, seed: int) -> tuple[Problem, str]:
+    factory, family = sample_family(config, seed)
+    return factory(seed=seed, dtype=config.dtype), family
+
+
+def _mean_of_finite(values: list[float]) -> float:
+    """The mean of the finite values (NaN when there are none): what a meta-loss averages
+    over the runs whose meta-gradient is used."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 def clean_meta_gradients(grads: list[tf.Tensor], clip: float) -> tuple[list[tf.Tensor], int]:
@@ -251,16 +371,7 @@ class MetaTrainer:
         self._check_or_save_config()
         with self.strategy.scope():
             self.rule: UpdateRule = initial_rule(config)
-            beta_1 = {"beta_1": config.meta_beta_1} if config.meta_optimizer == "adam" else {}
-            self.meta_optimizer = _meta_optimizer_class(config.meta_optimizer)(
-                learning_rate=keras.optimizers.schedules.ExponentialDecay(
-                    config.meta_learning_rate,
-                    config.meta_lr_decay_steps,
-                    config.meta_lr_decay,
-                    staircase=True,
-                ),
-                **beta_1,
-            )
+            self.meta_optimizer = _meta_optimizer(config)
             self.meta_optimizer.build(self.rule.trainable_variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="meta_step")
         # Seconds spent in meta-steps over all sessions of this run (resumes included), so
@@ -272,17 +383,39 @@ class MetaTrainer:
         self.best_held_out = tf.Variable(
             np.inf, dtype=tf.float64, trainable=False, name="best_held_out"
         )
-        truncated = TruncatedBPTT(
-            self.rule, config.meta_loss, config.second_order, config.record, config.jit_compile
+        self.truncated = TruncatedBPTT(
+            self.rule,
+            config.meta_loss,
+            config.second_order,
+            config.record,
+            config.jit_compile,
+            config.divergence_factor,
         )
         self.estimator = (
-            BPTTBatch(truncated, self.strategy)
+            BPTTBatch(self.truncated, self.strategy)
             if config.estimator == "bptt"
-            else VariationalBatch(AntitheticSampler(truncated, config.sigma_squared), config.estimator)
+            else VariationalBatch(
+                AntitheticSampler(self.truncated, config.sigma_squared), config.estimator
+            )
         )
         self.evaluator = self._evaluator(self.rule)
-        self.schedule = config.schedule()
-        self.runs: list[Run | None] = [None] * config.meta_batch
+        schedule = config.schedule()
+        partial = config.truncation_schedule == "partial_unrolls"
+        self.inner_runs = InnerRuns(
+            config.meta_batch,
+            sample=lambda seed: _sampled(config, seed),
+            seed_of=lambda step, i: problem_seed(config, step, i, held_out=False),
+            truncation=lambda step: drawn_truncation(config, schedule, step),
+            inner_length=config.inner_length,
+            partial=config.partial_unrolls() if partial else None,
+            reset_rule_state=config.reset_rule_state,
+            seed=config.seed,
+        )
+        # Seconds of meta-steps (this process) that traced and compiled a new function, and
+        # the consecutive meta-steps none of whose runs gave a usable meta-gradient.
+        self.compile_seconds = 0.0
+        self.session_seconds = 0.0
+        self.bad_meta_steps = 0
         required = dict(
             rule=self.rule,
             meta_optimizer=self.meta_optimizer,
@@ -350,40 +483,72 @@ class MetaTrainer:
         values = [float(evaluator.meta_loss_value(p, p.seed)) for p in self.held_out]
         return float(np.mean(values))
 
-    def _current_runs(self, step: int) -> list[Run]:
-        """The runs to advance, with a fresh problem sample where a run has finished."""
-        config = self.config
-        for i, run in enumerate(self.runs):
-            if run is None or int(run[1].step) >= config.inner_length:
-                seed = problem_seed(config, step, i, held_out=False)
-                problem = sample_problem(config, seed)
-                self.runs[i] = (problem, start_task(problem, seed))
-        return list(self.runs)
+    @property
+    def runs(self) -> list[Run | None]:
+        """The inner runs as (problem sample, `TaskState`) pairs (None: not started)."""
+        return [None if r is None else (r.problem, r.task) for r in self.inner_runs.runs]
 
     def meta_step(self) -> dict[str, float]:
-        """One truncation of every run and one meta-update; returns the logged scalars."""
+        """One truncation of every run and one meta-update; returns the logged scalars.
+
+        A run whose truncation ended early (diverged) or went non-finite gives no
+        meta-gradient (`BPTTBatch` averages the others) and gives way to a fresh problem;
+        a loss that went negative under the log objective is an error naming the problem.
+        `max_bad_meta_steps` meta-steps in a row without a usable meta-gradient stop the run.
+        """
         config, step = self.config, int(self.step)
-        runs = self._current_runs(step)
-        length = drawn_truncation(config, self.schedule, step)
-        lengths = [min(length, config.inner_length - int(task.step)) for _, task in runs]
+        inner, lengths = self.inner_runs.next(step)
+        runs = [(run.problem, run.task) for run in inner]
         noise_seeds = [problem_seed(config, step, i, held_out=False) + 1 for i in range(len(runs))]
+        traces = self.truncated.trace_count()
+        t0 = time.perf_counter()
         estimate = self.estimator(runs, lengths, noise_seeds)
-        self.runs = [(problem, task) for (problem, _), task in zip(runs, estimate.tasks)]
+        if self.truncated.trace_count() > traces:
+            self.compile_seconds += time.perf_counter() - t0
+        statuses = [truncation_status(loss) for loss in estimate.meta_losses]
+        for run, status in zip(inner, statuses):
+            if status == "negative_loss":
+                raise ValueError(
+                    f"The loss of {run.problem!r} ({run.family}) went negative; the log "
+                    "meta-objective (seed 001 eq. 14) needs f >= 0. Use --meta_loss=mean or "
+                    "leave this problem out of the set."
+                )
+            if status != "ok":
+                logging.warning(
+                    "meta-step %d: %s (%s) %s at inner step %d; its meta-gradient is dropped.",
+                    step, run.problem, run.family, status, int(run.task.step),
+                )
+        self.inner_runs.advance(estimate.tasks, statuses)
+        usable = statuses.count("ok")
+        self.bad_meta_steps = 0 if usable else self.bad_meta_steps + 1
+        if self.bad_meta_steps >= config.max_bad_meta_steps:
+            raise RuntimeError(
+                f"{self.bad_meta_steps} meta-steps in a row without a finite meta-gradient "
+                f"(last: {[r.problem.name for r in inner]}: {statuses}); the rule's weights "
+                f"have not changed since. Lower --meta_learning_rate, set "
+                "--divergence_factor, or resume from an earlier checkpoint."
+            )
         grads = estimate.grads
         if config.meta_l2:
             grads = [
                 g + 2.0 * config.meta_l2 * w for g, w in zip(grads, self.rule.trainable_variables)
             ]
         grads, nonfinite = clean_meta_gradients(grads, config.meta_grad_clip)
-        self.meta_optimizer.apply(grads, self.rule.trainable_variables)
+        if usable:
+            self.meta_optimizer.apply(grads, self.rule.trainable_variables)
         self.step.assign_add(1)
-        return {
-            "meta_loss/train": float(np.mean(estimate.meta_losses)),
+        scalars = {
+            "meta_loss/train": _mean_of_finite(estimate.meta_losses),
             "meta_gradient/global_norm": float(tf.linalg.global_norm(grads)),
             "meta_gradient/nonfinite_entries": float(nonfinite),
-            "truncation_length": float(length),
+            "meta_gradient/dropped_runs": float(len(statuses) - usable),
+            "truncation_length": float(self.inner_runs.drawn_length),
             **estimate.scalars,
         }
+        for family in sorted({run.family for run in inner}):
+            losses = [l for run, l in zip(inner, estimate.meta_losses) if run.family == family]
+            scalars[f"meta_loss/family/{family}"] = _mean_of_finite(losses)
+        return scalars
 
     def save(self) -> str:
         self.manager.save(checkpoint_number=int(self.step))
@@ -411,6 +576,10 @@ class MetaTrainer:
             scalars["seconds_per_meta_step"] = time.perf_counter() - t0
             self.train_seconds.assign_add(scalars["seconds_per_meta_step"])
             scalars["train_seconds"] = float(self.train_seconds)
+            self.session_seconds += scalars["seconds_per_meta_step"]
+            scalars["compile/seconds"] = self.compile_seconds
+            scalars["compile/share"] = self.compile_seconds / self.session_seconds
+            scalars["compile/traces"] = float(self.truncated.trace_count())
             step = int(self.step)
             if step % config.eval_every == 0 or step == config.steps:
                 scalars.update(self._held_out())
@@ -433,15 +602,20 @@ class MetaTrainer:
         return {"meta_loss/held_out": value, "meta_loss/held_out_best": float(self.best_held_out)}
 
     def _log(self, scalars: dict[str, float], step: int) -> None:
+        """The scalars, and histograms of the partial unrolls drawn since the last call."""
         with self.writer.as_default(step=step):
             for name, value in scalars.items():
                 tf.summary.scalar(name, value)
+            for name, values in self.inner_runs.take_draws().items():
+                tf.summary.histogram(f"schedule/{name}", values)
         self.writer.flush()
 
 
 FLAG_HELP = {
     "problem": f"Problem name: {', '.join(problems.names())}.",
     "problem_kwargs": "JSON keyword arguments of the problem.",
+    "problem_set": "Meta-train on a named problem set instead of --problem (entries drawn "
+    f"uniformly by weight), e.g. wichrowska2017: {', '.join(problems.set_names())}.",
     "rule": f"Rule name: {', '.join(rules.names())}.",
     "rule_kwargs": "JSON keyword arguments of the rule.",
     "steps": "Total meta-steps (a resumed run continues to it).",
@@ -450,18 +624,34 @@ FLAG_HELP = {
     "meta_loss": "Meta-objective: log or mean (trainers.meta_loss).",
     "second_order": "Keep second-order meta-gradient terms.",
     "record": "Per-step loss of the meta-objective (trainers.unroll).",
-    "meta_optimizer": "Meta-optimizer: adam or rmsprop.",
+    "meta_optimizer": "Meta-optimizer: adam, rmsprop (Keras) or rmsprop_tf1 (seed 001's: "
+    "accumulator starting at 1).",
     "meta_learning_rate": "Meta-optimizer learning rate.",
     "meta_beta_1": "Adam's β1 of the meta-optimizer (seed 002 §4.3 uses 0.5).",
+    "meta_rho": "rmsprop_tf1's mean-square decay (0.9; App. D.4 of seed 001: 0.999).",
+    "meta_epsilon": "rmsprop_tf1's epsilon, inside the square root.",
     "meta_grad_clip": "Element-wise meta-gradient clip.",
     "meta_lr_decay": "Meta learning rate factor applied every meta_lr_decay_steps.",
     "meta_lr_decay_steps": "Meta-steps between meta learning rate decays.",
     "meta_l2": "λ of the ℓ2 penalty λ‖θ‖² on the meta-parameters.",
     "estimator": "Meta-gradient estimator: bptt, merged, rp or es (trainers/batch_estimators.py).",
     "sigma_squared": "σ² of the variational estimators' perturbations.",
-    "truncation_schedule": "fixed (unroll_steps) or linear (unroll_steps -> truncation_end).",
+    "truncation_schedule": "fixed (unroll_steps), linear (unroll_steps -> truncation_end) or "
+    "partial_unrolls (seed 001: drawn partial unrolls per sampled problem).",
     "truncation_end": "Last truncation length of the linear schedule.",
     "truncation_ramp_steps": "Meta-steps over which the linear schedule grows.",
+    "meta_iterations": "partial_unrolls: meta-iterations per sampled problem.",
+    "mean_partial_unrolls": "partial_unrolls: N_u = round(X) + 1 per meta-iteration, E[X].",
+    "mean_partial_length": "partial_unrolls: T = round(X) + min_partial_length, E[X].",
+    "min_partial_length": "partial_unrolls: the offset of T.",
+    "max_partial_length": "partial_unrolls: cap on T (0: none).",
+    "partial_tail": "partial_unrolls: distribution of X, exponential or pareto (heavier).",
+    "reset_rule_state": "partial_unrolls: reset the rule state every meta_iteration, or once "
+    "per problem (the release's quirk).",
+    "divergence_factor": "End a truncation once its loss is non-finite or above this multiple "
+    "of the initial loss, and drop its meta-gradient (0: off).",
+    "max_bad_meta_steps": "Stop with an error after this many meta-steps in a row without a "
+    "finite meta-gradient.",
     "inner_steps": "Steps of one inner run before a fresh problem (0: unroll_steps).",
     "eval_steps": "Steps of the held-out evaluation unrolls (0: the inner run length).",
     "jit_compile": "Compile the unrolls and meta-gradients with XLA (other random draws).",
@@ -488,17 +678,29 @@ def config_from_flags() -> MetaTrainConfig:
     return config
 
 
+def _quiet_logs() -> None:
+    """Keeps the progress bar readable: no INFO lines from absl (the checkpoint saver's), and
+    no retracing warnings, which a problem set triggers by design (one trace per problem
+    signature; the compile share is logged as `compile/share`)."""
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.WARNING)
+    for logger in (logging.getLogger("tensorflow"), absl_logging.get_absl_logger()):
+        logger.addFilter(lambda record: "triggered tf.function retracing" not in record.getMessage())
+
+
 def main(argv: list[str]) -> None:
     from absl import flags
 
     del argv
     f = flags.FLAGS
+    _quiet_logs()
     config = config_from_flags()
     trainer = MetaTrainer(config, f.logdir, make_strategy(f.strategy, f.cpu_replicas))
     result = trainer.train()
     print(
         f"held-out meta-loss ({config.meta_loss}) over {config.num_eval_problems} "
-        f"{config.problem} problems: {result['held_out_before']:.4f} -> "
+        f"{config.problem_set or config.problem} problems: {result['held_out_before']:.4f} -> "
         f"{result['held_out_after']:.4f}; weights: {os.path.join(f.logdir, WEIGHTS_FILE)}"
     )
 
