@@ -4,7 +4,8 @@ A k-multiplication algorithm for n × n matrices is a triple θ_a, θ_b [n², k]
 with  ((vec a θ_a) ⊙ (vec b θ_b)) θ_c = vec(a b)  for all a, b; checking the n⁴ pairs of
 one-hot matrices suffices. Only θ_a and θ_b are parameters: with P = (A θ_a) ⊙ (B θ_b)
 [n⁴, k] (A, B the stacked one-hot vec a, vec b), θ_c is the least-squares solution
-(PᵀP)⁻¹PᵀC, and the loss is Σ(P θ_c − C)². It is 0 iff (θ_a, θ_b) admits a valid algorithm:
+(PᵀP + λI)⁻¹PᵀC with λ one machine epsilon of PᵀP's mean diagonal (so a rank-deficient P
+does not stop the solve), and the loss is Σ(P θ_c − C)². It is 0 iff (θ_a, θ_b) admits a valid algorithm:
 always for k ≥ n³ (the schoolbook one), known for n = 2 at k = 7 (Strassen), unknown or
 impossible for small k, which makes it a hard polynomial problem of degree six.
 Initialization: N(0, 1) with every column of θ_a, θ_b scaled to unit L2 norm.
@@ -68,7 +69,14 @@ class MatMulAlgorithm(Problem):
     ) -> tf.Tensor:
         theta_a, theta_b = params
         p = (tensors["a"] @ theta_a) * (tensors["b"] @ theta_b)  # [n⁴, k]
+        gram = tf.matmul(p, p, transpose_a=True)  # [k, k]
+        # PᵀP is singular when P loses rank (e.g. a zero column): a Tikhonov term of one
+        # machine epsilon of its mean diagonal keeps the solve defined and changes the loss
+        # by O(ε²) (a meta-training run stopped on an exactly singular PᵀP, 2026-12-06).
+        eps = float(np.finfo(self.dtype.as_numpy_dtype).eps)
+        ridge = eps * tf.linalg.trace(gram) / self.k + float(np.finfo(self.dtype.as_numpy_dtype).tiny)
         theta_c = tf.linalg.solve(
-            tf.matmul(p, p, transpose_a=True), tf.matmul(p, tensors["c"], transpose_a=True)
+            gram + ridge * tf.eye(self.k, dtype=self.dtype),
+            tf.matmul(p, tensors["c"], transpose_a=True),
         )  # [k, n²]
         return tf.reduce_sum(tf.square(p @ theta_c - tensors["c"]))

@@ -70,5 +70,15 @@ def test_matmul_naive_algorithm_has_zero_loss_and_init_has_unit_columns():
         np.testing.assert_allclose(np.linalg.norm(p.numpy(), axis=0), np.ones(k), rtol=1e-12)
     assert float(problem.loss(problem.init_params(3))) > 0.1
     assert problems.get("matmul_algorithm", n=3, k=20).optimum is None
+    # A rank-deficient P (a zero column) keeps the loss and its gradient defined.
+    for dtype in ("float32", "float64"):
+        singular = problems.get("matmul_algorithm", n=n, k=k, dtype=dtype)
+        zeroed = [tf.constant(theta_a * (np.arange(k) > 0), dtype), tf.constant(theta_b, dtype)]
+        with tf.GradientTape() as tape:
+            tape.watch(zeroed)
+            loss = singular.loss(zeroed)
+        grads = tape.gradient(loss, zeroed)
+        assert np.isfinite(float(loss)) and float(loss) > 0.5  # one product of c is missing
+        assert all(np.all(np.isfinite(g.numpy())) for g in grads)
     with pytest.raises(ValueError, match="n² <= k <= n³"):
         problems.get("matmul_algorithm", n=2, k=3)
