@@ -372,7 +372,10 @@ class SearchResult:
 def task_fields(config: MetaTrainConfig) -> dict[str, Any]:
     """What defines a task for tuning: the fields of `config` the score depends on."""
     fields = ("problem", "problem_kwargs", "unroll_steps", "meta_loss", "record", "dtype", "seed")
-    return {name: getattr(config, name) for name in fields}
+    task = {name: getattr(config, name) for name in fields}
+    if config.problem_set:  # a set replaces the problem (added so older cache keys hold)
+        task["problem_set"] = config.problem_set
+    return task
 
 
 def cache_path(
@@ -389,7 +392,8 @@ def cache_path(
         "grid": {n: v.tolist() for n, v in searched.axes.items()},
     }
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    return os.path.join(cache_dir, f"{config.problem}_{optimizer}_{search.mode}_{digest}.json")
+    task = config.problem_set or config.problem
+    return os.path.join(cache_dir, f"{task}_{optimizer}_{search.mode}_{digest}.json")
 
 
 def random_search(

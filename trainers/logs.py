@@ -1,7 +1,9 @@
-"""Reading a meta-training run's TensorBoard scalars back (for reports and figures)."""
+"""Reading a meta-training run's TensorBoard scalars back (for reports and figures), and
+keeping TensorFlow's log lines out of a command's progress output."""
 
 from __future__ import annotations
 
+import logging
 import os
 
 import numpy as np
@@ -57,3 +59,14 @@ def first_below(
         "value": float(values[below[0]]),
         "train_seconds": float(spent[-1]) if spent.size else 0.0,
     }
+
+
+def quiet_tensorflow_logs() -> None:
+    """Keeps a progress bar readable: no INFO lines from absl (the checkpoint saver's), and
+    no retracing warnings, which a problem set triggers by design (one trace per problem
+    signature; the meta-trainer logs the compile share as `compile/share`)."""
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.WARNING)
+    for logger in (logging.getLogger("tensorflow"), absl_logging.get_absl_logger()):
+        logger.addFilter(lambda record: "triggered tf.function retracing" not in record.getMessage())

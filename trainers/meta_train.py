@@ -27,6 +27,7 @@ import dataclasses
 import functools
 import json
 import logging
+import math
 import os
 import time
 from typing import Any, Callable, Iterator
@@ -40,7 +41,7 @@ from l2o_tf import rules
 from l2o_tf.rules.base import UpdateRule
 from l2o_tf.weights import save_rule_weights
 from problems.base import Problem
-from trainers.batch_estimators import BPTTBatch, Run, VariationalBatch
+from trainers.batch_estimators import BatchEstimate, BPTTBatch, Run, VariationalBatch
 from trainers.curricula import FixedTruncation, LinearTruncationSchedule, PartialUnrolls
 from trainers.distribute import STRATEGIES, make_strategy
 from trainers.estimators import (
@@ -50,6 +51,7 @@ from trainers.estimators import (
     truncation_status,
 )
 from trainers.inner_runs import RESETS, InnerRuns
+from trainers.logs import quiet_tensorflow_logs
 from trainers.meta_loss import check_meta_loss
 from trainers.unroll import check_record
 
@@ -502,7 +504,10 @@ class MetaTrainer:
         noise_seeds = [problem_seed(config, step, i, held_out=False) + 1 for i in range(len(runs))]
         traces = self.truncated.trace_count()
         t0 = time.perf_counter()
-        estimate = self.estimator(runs, lengths, noise_seeds)
+        try:
+            estimate = self.estimator(runs, lengths, noise_seeds)
+        except tf.errors.InvalidArgumentError as error:  # e.g. a singular solve in a loss
+            estimate = self._failed_estimate(inner, error)
         if self.truncated.trace_count() > traces:
             self.compile_seconds += time.perf_counter() - t0
         statuses = [truncation_status(loss) for loss in estimate.meta_losses]
@@ -549,6 +554,14 @@ class MetaTrainer:
             losses = [l for run, l in zip(inner, estimate.meta_losses) if run.family == family]
             scalars[f"meta_loss/family/{family}"] = _mean_of_finite(losses)
         return scalars
+
+    def _failed_estimate(self, inner: list, error: tf.errors.OpError) -> BatchEstimate:
+        """The estimate of a meta-step whose truncations raised a numerical error: every run
+        non-finite (dropped and replaced like a diverged one), no meta-gradient."""
+        problems_named = ", ".join(f"{run.problem!r} ({run.family})" for run in inner)
+        logging.warning("A truncation of %s raised %s", problems_named, error.message.split("\n")[0])
+        zeros = [tf.zeros_like(v) for v in self.rule.trainable_variables]
+        return BatchEstimate([math.nan] * len(inner), zeros, [run.task for run in inner], {})
 
     def save(self) -> str:
         self.manager.save(checkpoint_number=int(self.step))
@@ -678,23 +691,12 @@ def config_from_flags() -> MetaTrainConfig:
     return config
 
 
-def _quiet_logs() -> None:
-    """Keeps the progress bar readable: no INFO lines from absl (the checkpoint saver's), and
-    no retracing warnings, which a problem set triggers by design (one trace per problem
-    signature; the compile share is logged as `compile/share`)."""
-    from absl import logging as absl_logging
-
-    absl_logging.set_verbosity(absl_logging.WARNING)
-    for logger in (logging.getLogger("tensorflow"), absl_logging.get_absl_logger()):
-        logger.addFilter(lambda record: "triggered tf.function retracing" not in record.getMessage())
-
-
 def main(argv: list[str]) -> None:
     from absl import flags
 
     del argv
     f = flags.FLAGS
-    _quiet_logs()
+    quiet_tensorflow_logs()
     config = config_from_flags()
     trainer = MetaTrainer(config, f.logdir, make_strategy(f.strategy, f.cpu_replicas))
     result = trainer.train()

@@ -212,3 +212,18 @@ def test_quick_preset_meta_trains_on_the_mixture_logs_and_resumes(tmp_path):
     assert int(resumed.step) == 8
     resumed.train(verbose=False)
     assert int(resumed.step) == 10
+
+
+def test_a_numerical_error_in_a_truncation_drops_the_run_instead_of_stopping(tmp_path):
+    config = tiny(problem_set="bowl", steps=3)
+    trainer = MetaTrainer(config, str(tmp_path))
+
+    def raising(runs, lengths, seeds):
+        raise tf.errors.InvalidArgumentError(None, None, "Input matrix is not invertible.")
+
+    trainer.estimator = raising
+    weights = [w.numpy() for w in trainer.rule.weights]
+    scalars = trainer.meta_step()
+    assert scalars["meta_gradient/dropped_runs"] == 1 and trainer.bad_meta_steps == 1
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(weights, trainer.rule.weights))
+    assert trainer.inner_runs.runs[0].ended  # a fresh sample replaces it at the next step
