@@ -18,3 +18,11 @@ def test_ci_runs_the_readme_test_command():
     assert commands[0].startswith("python3 -m venv") and "trainers.meta_train" in commands[0]
     ci_lines = [line for line in _read(".ci/run").splitlines() if not line.startswith("#")]
     assert commands[1] in ci_lines
+
+
+def test_the_docs_point_at_nothing_outside_the_repository():
+    for folder in (".", "docs", "l2o_tf/pretrained"):
+        for name in os.listdir(os.path.join(ROOT, folder)):
+            if name.endswith(".md"):
+                text = _read(os.path.join(folder, name))
+                assert "../shared" not in text and "/work/" not in text, name
