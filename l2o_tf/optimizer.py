@@ -105,7 +105,9 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
         weights: where the meta-parameters come from: `"pretrained"` (default) loads the file
             shipped in `l2o_tf/pretrained/` for this rule when there is one and keeps the
             rule's own initialization otherwise; a path loads a file written by the
-            meta-trainer (`rule_weights.npz`); None keeps the rule's initialization.
+            meta-trainer (`rule_weights.npz`); None keeps the rule's initialization. A
+            learned rule named without shipped weights and without `weights=` warns that
+            it is untrained (`l2o_tf/pretrained/README.md` lists what ships).
         rule_config: keyword arguments for the rule when `rule` is a name.
         learning_rate: multiplies the rule's step: θ ← θ + lr · (rule(θ) − θ). The default
             1.0 applies the rule exactly; a schedule or `ReduceLROnPlateau` scales it.
@@ -154,7 +156,8 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         if isinstance(rule, dict):  # a rule outside the registry, as `get_config` wrote it
             rule = keras.saving.deserialize_keras_object(rule)
-        if isinstance(rule, str):
+        self.rule_named = isinstance(rule, str)
+        if self.rule_named:
             rule = rules.get(rule, **(rule_config or {}))
         elif not isinstance(rule, UpdateRule):
             raise TypeError(
@@ -174,6 +177,14 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
         path = pretrained_path(rule.rule_name) if weights == PRETRAINED else weights
         if path is not None:
             load_rule_weights(rule, path)
+        elif weights == PRETRAINED and self.rule_named and rule.needs_meta_training:
+            warnings.warn(
+                f"LearnedOptimizer(rule={rule.rule_name!r}): no meta-trained weights ship for "
+                "this rule, so it runs on its random initial meta-parameters, which barely "
+                "train a model. Pass weights='LOGDIR/rule_weights.npz' from `python -m "
+                "trainers.meta_train`, or weights=None to use the initialization on purpose.",
+                stacklevel=2,
+            )
 
     def build(self, var_list: Sequence[keras.Variable]) -> None:
         """Creates the optimizer variables holding `rule.init(var_list)`, packed into few

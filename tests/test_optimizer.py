@@ -903,3 +903,17 @@ def test_a_registered_custom_rule_round_trips_through_save_and_load(tmp_path):
     loaded.train_on_batch(x, y)
     for a, b in zip(model.weights, loaded.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+
+
+def test_a_learned_rule_without_shipped_weights_warns_that_it_is_untrained():
+    import warnings as _warnings
+
+    assert l2o_tf.optimizer.pretrained_path("gru") is None  # nothing ships for the GRU rule
+    with pytest.warns(UserWarning, match="rule='gru'.*random initial meta-parameters"):
+        l2o_tf.LearnedOptimizer(rule="gru")
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("error")
+        l2o_tf.LearnedOptimizer(rule="gru", weights=None)  # on purpose
+        l2o_tf.LearnedOptimizer(rule="sgd")  # hand-designed: its weights are hyper-parameters
+        l2o_tf.LearnedOptimizer(rule="mlp")  # shipped weights
+        l2o_tf.LearnedOptimizer(rule=l2o_tf.rules.get("gru"))  # the caller's own instance

@@ -34,6 +34,9 @@ class UpdateRule(keras.layers.Layer, abc.ABC):
 
     Attributes:
         rule_name: the registry name of the rule (`"mlp"`, `"adam"`, ...).
+        needs_meta_training: True when the rule's initial meta-parameters are random and
+            only meta-training makes it an optimizer (the learned rules); False for the
+            hand-designed rules, whose initial weights are their usual hyper-parameters.
         uses_eval_point: True when `eval_point` may differ from the parameters (attention);
             such a rule also implements `true_params`, its inverse, so that the Keras
             adapter can keep only the evaluation point (in the model variables).
@@ -41,6 +44,7 @@ class UpdateRule(keras.layers.Layer, abc.ABC):
 
     rule_name: str = ""
     uses_eval_point: bool = False
+    needs_meta_training: bool = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -76,6 +76,8 @@ class HandDesignedRule(UpdateRule):
         rule.set_hyper_parameters({"learning_rate": 3e-3, "l1": 1e-6})
     """
 
+    needs_meta_training = False
+
     slot_names: tuple[str, ...] = ()
     uses_epsilon: bool = False
 
