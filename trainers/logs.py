@@ -68,5 +68,8 @@ def quiet_tensorflow_logs() -> None:
     from absl import logging as absl_logging
 
     absl_logging.set_verbosity(absl_logging.WARNING)
+    def keep(record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
     for logger in (logging.getLogger("tensorflow"), absl_logging.get_absl_logger()):
-        logger.addFilter(lambda record: "triggered tf.function retracing" not in record.getMessage())
+        logger.addFilter(keep)

@@ -3,21 +3,27 @@ r"""Meta-training: learn a rule's meta-parameters on a family of problems.
     python -m trainers.meta_train --problem=quadratic --rule=mlp --steps=300 \
         --logdir=runs/quadratic_mlp
 
-The trainer keeps `meta_batch` inner runs going (seed 002 Algorithm 1). Each meta-step
-draws one truncation length (`truncation_schedule`: `unroll_steps` fixed, or the linear
-50 → 10 000 curriculum with ±20 % jitter), advances every run by one truncation through the
-estimator (`estimator`: truncated BPTT, second-order by default, or the merged / rp / es
-variational estimators), and starts a fresh problem sample in a run once it has taken
-`inner_steps` steps (by default `unroll_steps`: a fresh sample every meta-step, i.e. full
-BPTT). The averaged meta-gradient gets the gradient of an optional ℓ2 penalty λ‖θ‖², sets non-finite entries to 0 and clips
-element-wise (seed 001 recipe), and applies the meta-optimizer, whose learning rate may decay
-by a factor every k steps (the dynamics paper's recipe). `--preset=NAME` starts from a named
-config (`trainers/presets.py`); flags given on the command line override it. Training and
-held-out problems come from disjoint seed streams (even and odd seeds); the held-out
-meta-loss (a full unroll of `eval_steps`, default the inner run length) is logged every
-`eval_every` steps. A resumed run restarts its inner runs from fresh problem samples. The log directory holds
-`config.json`, TensorBoard scalars, `checkpoints/` (resumed automatically when the same
-command is run again) and `rule_weights.npz`, the file `LearnedOptimizer(weights=...)` loads.
+The trainer keeps `meta_batch` inner runs going (seed 002 Algorithm 1; `trainers/inner_runs.py`).
+Each meta-step advances every run by one truncation through the estimator (`estimator`:
+truncated BPTT, second-order by default, or the merged / rp / es variational estimators).
+The truncation lengths come from `truncation_schedule`: `unroll_steps` fixed, or the linear
+50 → 10 000 curriculum with ±20 % jitter, a run starting a fresh problem sample once it has
+taken `inner_steps` steps (by default `unroll_steps`: a fresh sample every meta-step, i.e.
+full BPTT); or seed 001's `partial_unrolls`, drawn per sampled problem and meta-iteration.
+Problems are samples of `problem`, or of entries of the named `problem_set` drawn uniformly
+(seed 001's mixture). A truncation that diverges is dropped (`divergence_factor`), a
+negative loss under the log objective is an error. The averaged meta-gradient gets the
+gradient of an optional ℓ2 penalty λ‖θ‖², sets non-finite entries to 0 and clips
+element-wise (seed 001 recipe), and applies the meta-optimizer (Adam, Keras RMSProp or
+seed 001's `rmsprop_tf1`), whose learning rate may decay by a factor every k steps (the
+dynamics paper's recipe). `--preset=NAME` starts from a named config (`trainers/presets.py`);
+flags given on the command line override it. Training and held-out problems come from
+disjoint seed streams (even and odd seeds); the held-out meta-loss (a full unroll of
+`eval_steps`, default the inner run length) is logged every `eval_every` steps. A resumed
+run restarts its inner runs from fresh problem samples. The log directory holds
+`config.json`, TensorBoard scalars and histograms, `checkpoints/` (resumed automatically
+when the same command is run again) and `rule_weights.npz`, the file
+`LearnedOptimizer(weights=...)` loads.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from trainers.estimators import (
     TruncatedBPTT,
     truncation_status,
 )
-from trainers.inner_runs import RESETS, InnerRuns
+from trainers.inner_runs import RESETS, InnerRun, InnerRuns
 from trainers.logs import quiet_tensorflow_logs
 from trainers.meta_loss import check_meta_loss
 from trainers.unroll import check_record
@@ -201,13 +207,15 @@ class MetaTrainConfig:
 
 ESTIMATORS = ("bptt", "merged", "rp", "es")
 TRUNCATION_SCHEDULES = ("fixed", "linear", "partial_unrolls")
+META_OPTIMIZERS = ("adam", "rmsprop", "rmsprop_tf1")
 
 
 class TF1RMSprop(keras.optimizers.RMSprop):
     """RMSProp as TF1's `tf.train.RMSPropOptimizer`, the meta-optimizer of seed 001's
     release: v ← ρv + (1 − ρ)g², θ ← θ − lr·g/√(v + ε) (ε inside the root, as Keras'), with
     the mean-square accumulator v starting at 1 instead of Keras' 0 (spec "Meta-training
-    recipe"), so the first steps are lr·g rather than lr·g/|g|·1/√(1 − ρ)."""
+    recipe"): the first step is lr·g/√(ρ + (1 − ρ)g²), about lr·g for small gradients,
+    instead of Keras' lr·sign(g)/√(1 − ρ)."""
 
     def build(self, var_list: list) -> None:
         if self.built:
@@ -217,7 +225,7 @@ class TF1RMSprop(keras.optimizers.RMSprop):
             velocity.assign(tf.ones_like(velocity))
 
 
-def _meta_optimizer(config: "MetaTrainConfig") -> keras.optimizers.Optimizer:
+def _meta_optimizer(config: MetaTrainConfig) -> keras.optimizers.Optimizer:
     learning_rate = keras.optimizers.schedules.ExponentialDecay(
         config.meta_learning_rate, config.meta_lr_decay_steps, config.meta_lr_decay, staircase=True
     )
@@ -234,8 +242,6 @@ def _check_meta_optimizer(name: str) -> None:
             f"Unknown meta_optimizer {name!r}; use one of {', '.join(META_OPTIMIZERS)}."
         )
 
-
-META_OPTIMIZERS = ("adam", "rmsprop", "rmsprop_tf1")
 
 
 def problem_seed(config: MetaTrainConfig, step: int, index: int, held_out: bool) -> int:
@@ -555,11 +561,14 @@ class MetaTrainer:
             scalars[f"meta_loss/family/{family}"] = _mean_of_finite(losses)
         return scalars
 
-    def _failed_estimate(self, inner: list, error: tf.errors.OpError) -> BatchEstimate:
+    def _failed_estimate(
+        self, inner: list[InnerRun], error: tf.errors.OpError
+    ) -> BatchEstimate:
         """The estimate of a meta-step whose truncations raised a numerical error: every run
         non-finite (dropped and replaced like a diverged one), no meta-gradient."""
         problems_named = ", ".join(f"{run.problem!r} ({run.family})" for run in inner)
-        logging.warning("A truncation of %s raised %s", problems_named, error.message.split("\n")[0])
+        first_line = error.message.split("\n")[0]
+        logging.warning("A truncation of %s raised %s", problems_named, first_line)
         zeros = [tf.zeros_like(v) for v in self.rule.trainable_variables]
         return BatchEstimate([math.nan] * len(inner), zeros, [run.task for run in inner], {})
 
@@ -687,7 +696,8 @@ def config_from_flags() -> MetaTrainConfig:
     for field in dataclasses.fields(MetaTrainConfig):
         if f[field.name].present:
             value = f[field.name].value
-            setattr(config, field.name, json.loads(value) if field.name.endswith("_kwargs") else value)
+            is_json = field.name.endswith("_kwargs")
+            setattr(config, field.name, json.loads(value) if is_json else value)
     return config
 
 
