@@ -152,17 +152,21 @@ def evaluate(
     num_problems: int = 16,
     num_tuning_problems: int = 8,
     baselines: Sequence[str] = BASELINES,
+    cache_dir: str | None = None,
 ) -> dict:
-    """Runs the learned rule and the baselines; returns curves and a summary per optimizer."""
+    """Runs the learned rule and the baselines; returns curves and a summary per optimizer,
+    keyed by label; "optimizer" holds its key of `contenders` ("learned", "adam", ...). The
+    learning-rate searches are cached in `cache_dir` if given."""
     runner = CurveRunner(num_steps, config.record)
     test = held_out_problems(config, TEST_STREAM, num_problems)
     results = {}
-    for label, rule, info, _ in contenders(
-        config, weights, num_steps, num_tuning_problems, baselines
-    ).values():
+    for key, (label, rule, info, _) in contenders(
+        config, weights, num_steps, num_tuning_problems, baselines, cache_dir
+    ).items():
         curves = runner.curves(rule, test)
         per_problem = meta_losses(curves, config.meta_loss)
         results[label] = {
+            "optimizer": key,
             **info,
             "meta_loss": float(np.mean(per_problem)),
             "meta_loss_per_problem": per_problem,
