@@ -14,7 +14,7 @@ Problems are samples of `problem`, or of entries of the named `problem_set` draw
 (seed 001's mixture). A truncation that diverges is dropped (`divergence_factor`), a
 negative loss under the log objective is an error. The averaged meta-gradient gets the
 gradient of an optional ℓ2 penalty λ‖θ‖², sets non-finite entries to 0 and clips
-element-wise (seed 001 recipe), and applies the meta-optimizer (Adam, Keras RMSProp or
+element-wise (seed 001 recipe) and, optionally, by its global norm, and applies the meta-optimizer (Adam, Keras RMSProp or
 seed 001's `rmsprop_tf1`), whose learning rate may decay by a factor every k steps (the
 dynamics paper's recipe). `--preset=NAME` starts from a named config (`trainers/presets.py`);
 flags given on the command line override it. Training and held-out problems come from
@@ -87,6 +87,7 @@ class MetaTrainConfig:
     meta_rho: float = 0.9
     meta_epsilon: float = 1e-10
     meta_grad_clip: float = 1e4
+    meta_grad_norm_clip: float = 0.0
     meta_lr_decay: float = 1.0
     meta_lr_decay_steps: int = 500
     meta_l2: float = 0.0
@@ -167,6 +168,10 @@ class MetaTrainConfig:
             )
         if not 0 < self.meta_lr_decay <= 1:
             raise ValueError(f"meta_lr_decay must be in (0, 1], got {self.meta_lr_decay}.")
+        if self.meta_grad_norm_clip < 0:
+            raise ValueError(
+                f"meta_grad_norm_clip must be >= 0, got {self.meta_grad_norm_clip}."
+            )
         for name in (
             "steps",
             "unroll_steps",
@@ -545,12 +550,15 @@ class MetaTrainer:
                 g + 2.0 * config.meta_l2 * w for g, w in zip(grads, self.rule.trainable_variables)
             ]
         grads, nonfinite = clean_meta_gradients(grads, config.meta_grad_clip)
+        norm = tf.linalg.global_norm(grads)
+        if config.meta_grad_norm_clip:
+            grads, _ = tf.clip_by_global_norm(grads, config.meta_grad_norm_clip, norm)
         if usable:
             self.meta_optimizer.apply(grads, self.rule.trainable_variables)
         self.step.assign_add(1)
         scalars = {
             "meta_loss/train": _mean_of_finite(estimate.meta_losses),
-            "meta_gradient/global_norm": float(tf.linalg.global_norm(grads)),
+            "meta_gradient/global_norm": float(norm),
             "meta_gradient/nonfinite_entries": float(nonfinite),
             "meta_gradient/dropped_runs": float(len(statuses) - usable),
             "truncation_length": float(self.inner_runs.drawn_length),
@@ -653,6 +661,8 @@ FLAG_HELP = {
     "meta_rho": "rmsprop_tf1's mean-square decay (0.9; App. D.4 of seed 001: 0.999).",
     "meta_epsilon": "rmsprop_tf1's epsilon, inside the square root.",
     "meta_grad_clip": "Element-wise meta-gradient clip.",
+    "meta_grad_norm_clip": "Rescale a meta-gradient whose global norm is above this to it "
+    "(0: off; after the element-wise clip).",
     "meta_lr_decay": "Meta learning rate factor applied every meta_lr_decay_steps.",
     "meta_lr_decay_steps": "Meta-steps between meta learning rate decays.",
     "meta_l2": "λ of the ℓ2 penalty λ‖θ‖² on the meta-parameters.",

@@ -183,6 +183,7 @@ def test_many_meta_steps_without_a_finite_meta_gradient_stop_the_run(tmp_path):
         ({"reset_rule_state": "never"}, "reset_rule_state"),
         ({"partial_tail": "cauchy"}, "tail"),
         ({"divergence_factor": 0.5}, "divergence_factor"),
+        ({"meta_grad_norm_clip": -1.0}, "meta_grad_norm_clip"),
         ({"meta_optimizer": "adam", "meta_rho": 0.999}, "meta_rho"),
     ],
 )
@@ -227,3 +228,21 @@ def test_a_numerical_error_in_a_truncation_drops_the_run_instead_of_stopping(tmp
     assert scalars["meta_gradient/dropped_runs"] == 1 and trainer.bad_meta_steps == 1
     assert all(np.array_equal(a, w.numpy()) for a, w in zip(weights, trainer.rule.weights))
     assert trainer.inner_runs.runs[0].ended  # a fresh sample replaces it at the next step
+
+
+def test_meta_gradient_global_norm_clip(tmp_path):
+    """With rmsprop_tf1 (accumulator from 1) a small meta-gradient g moves the weights by
+    lr·g/√(0.9 + 0.1 g²) ≈ lr·g/√0.9, so the global-norm clip shows in the step taken."""
+    changes = {}
+    for clip in (0.0, 1e-5):
+        config = tiny(  # float64: steps of 1e-8 are below float32's resolution of the weights
+            problem_set="bowl", meta_grad_norm_clip=clip, meta_learning_rate=1e-3, dtype="float64"
+        )
+        trainer = MetaTrainer(config, str(tmp_path / str(clip)))
+        before = [w.numpy() for w in trainer.rule.trainable_variables]
+        scalars = trainer.meta_step()
+        after = [w.numpy() for w in trainer.rule.trainable_variables]
+        changes[clip] = math.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(after, before)))
+    assert scalars["meta_gradient/global_norm"] > 1e-4  # the unclipped norm is logged
+    assert changes[1e-5] == pytest.approx(1e-3 * 1e-5 / math.sqrt(0.9), rel=1e-3)
+    assert changes[0.0] > 10 * changes[1e-5]
