@@ -77,8 +77,18 @@ def problem_class(name: str) -> type[Problem]:
 
 
 def get(name: str, seed: int = 0, **kwargs: Any) -> Problem:
-    """A sample of problem `name` drawn from `seed`; kwargs go to its constructor."""
-    return problem_class(name)(seed=seed, **kwargs)
+    """A sample of problem `name` drawn from `seed`; kwargs go to its constructor. A
+    transform (`TRANSFORMS`) needs the problem it wraps (`problem=`, or `problems=` for
+    `sum_task`), as a Problem or a `Factory`."""
+    cls = problem_class(name)
+    if cls in TRANSFORMS and not {"problem", "problems"} & set(kwargs):
+        wraps = "problems=[...]" if name == SumTask.name else "problem=..."
+        raise ValueError(
+            f"{name!r} is a transform of another problem, not a problem of its own: give it "
+            f"what it wraps, e.g. problems.get({name!r}, {wraps}) with "
+            "problems.Factory('quadratic', dim=20)."
+        )
+    return cls(seed=seed, **kwargs)
 
 
 class Factory:

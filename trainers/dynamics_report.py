@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 
+import matplotlib
+
 from trainers.figures.base import jsonable, pyplot
 from trainers.figures.dynamics import fig9_bars
 from trainers.figures.dynamics_runs import TASKS, dynamics_runs
@@ -53,6 +55,7 @@ def main(argv: list[str]) -> None:
     from absl import flags
 
     del argv
+    matplotlib.use("Agg")  # written to files, never shown
     f = flags.FLAGS
     unknown = [task for task in f.tasks if task not in TASKS]
     if unknown:

@@ -24,6 +24,7 @@ import json
 import os
 from typing import Any, Callable, NamedTuple, Sequence
 
+import matplotlib
 import numpy as np
 import tensorflow as tf
 
@@ -179,17 +180,20 @@ def evaluate(
     return results
 
 
-def write_report(results: dict, config: MetaTrainConfig, num_steps: int, out: str) -> None:
-    """`results.md`, `results.json` and `loss_curves.png` in `out`."""
-    import matplotlib
+def _task_name(config: MetaTrainConfig) -> str:
+    """The problem set, or the problem with its arguments."""
+    return config.problem_set or f"{config.problem} {config.problem_kwargs or ''}".strip()
 
-    matplotlib.use("Agg")
+
+def write_report(results: dict, config: MetaTrainConfig, num_steps: int, out: str) -> None:
+    """`results.md`, `results.json` and `loss_curves.png` in `out` (on the caller's
+    matplotlib backend: the command line uses Agg)."""
     import matplotlib.pyplot as plt
 
     os.makedirs(out, exist_ok=True)
     n = len(next(iter(results.values()))["curves"])
     lines = [
-        f"# {config.problem} {config.problem_kwargs or ''}: {n} held-out problems, {num_steps} steps",
+        f"# {_task_name(config)}: {n} held-out problems, {num_steps} steps",
         "",
         f"| optimizer | meta-loss ({config.meta_loss}) | median final loss | learned better on |",
         "|---|---|---|---|",
@@ -216,7 +220,7 @@ def write_report(results: dict, config: MetaTrainConfig, num_steps: int, out: st
     ax.set_yscale("log")
     ax.set_xlabel("inner step")
     ax.set_ylabel(f"loss (geometric mean over {n} problems)")
-    ax.set_title(f"{config.problem}: learned {config.rule} vs baselines (held-out problems)")
+    ax.set_title(f"{_task_name(config)}: learned {config.rule} vs baselines (held-out problems)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "loss_curves.png"), dpi=120)
@@ -243,6 +247,7 @@ def main(argv: list[str]) -> None:
     from absl import flags
 
     del argv
+    matplotlib.use("Agg")  # written to files, never shown
     f = flags.FLAGS
     config_path = os.path.join(f.logdir, CONFIG_FILE)
     if not os.path.exists(config_path):

@@ -717,8 +717,11 @@ def main(argv: list[str]) -> None:
     del argv
     f = flags.FLAGS
     quiet_tensorflow_logs()
-    config = config_from_flags()
-    trainer = MetaTrainer(config, f.logdir, make_strategy(f.strategy, f.cpu_replicas))
+    try:  # a bad flag, a run of another config or a busy logdir: one line, no traceback
+        config = config_from_flags()
+        trainer = MetaTrainer(config, f.logdir, make_strategy(f.strategy, f.cpu_replicas))
+    except (ValueError, RuntimeError) as error:
+        raise SystemExit(f"meta_train: {error}") from None
     result = trainer.train()
     print(
         f"held-out meta-loss ({config.meta_loss}) over {config.num_eval_problems} "

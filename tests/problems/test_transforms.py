@@ -139,3 +139,9 @@ def test_the_inner_loop_applies_the_gradient_hook():
     step = tf.constant(0, tf.int64)
     _, grads = trainers.unroll.inner_gradient(sparse, sparse.tensors, params, step, as_seed(0))
     assert np.mean(grads[0].numpy() == 0) == pytest.approx(0.99, abs=0.01)
+
+
+@pytest.mark.parametrize("name", ["rescale", "sparse_problem", "log_objective", "power", "sum_task"])
+def test_a_transform_without_its_problem_says_what_it_needs(name):
+    with pytest.raises(ValueError, match=f"'{name}' is a transform .* problems?="):
+        problems.get(name)

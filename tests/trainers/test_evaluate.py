@@ -98,3 +98,29 @@ def test_evaluation_config_updates_problem_arguments_and_record():
     assert evaluation_config(CONFIG, {}, None) == CONFIG
     with pytest.raises(ValueError, match="record"):
         evaluation_config(CONFIG, {}, "test_loss")
+
+
+def test_library_code_keeps_the_callers_matplotlib_backend(tmp_path):
+    """A notebook's backend must survive a report or a figure (the entry points alone choose
+    Agg): `write_report` and `figures.base.pyplot` leave it as the caller set it."""
+    import matplotlib
+
+    from trainers.figures.base import pyplot
+
+    previous = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        pyplot()
+        config = MetaTrainConfig(problem_set="bowl")
+        curves = np.ones((2, 3))
+        results = {
+            "learned mlp": {"meta_loss": -1.0, "final_loss_median": 0.5, "curves": curves},
+            "adam": {
+                "meta_loss": 0.0, "final_loss_median": 1.0, "curves": curves, "learned_wins": 1.0
+            },
+        }
+        write_report(results, config, 3, str(tmp_path))
+        assert matplotlib.get_backend() == "svg"
+        assert open(tmp_path / "results.md").readline().startswith("# bowl: 2 held-out problems")
+    finally:
+        matplotlib.use(previous)

@@ -246,3 +246,25 @@ def test_meta_gradient_global_norm_clip(tmp_path):
     assert scalars["meta_gradient/global_norm"] > 1e-4  # the unclipped norm is logged
     assert changes[1e-5] == pytest.approx(1e-3 * 1e-5 / math.sqrt(0.9), rel=1e-3)
     assert changes[0.0] > 10 * changes[1e-5]
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--problem_set=no_such_set"], "Unknown problem set 'no_such_set'"),
+        (["--preset=no_such_preset"], "Unknown preset 'no_such_preset'"),
+    ],
+)
+def test_the_command_line_names_a_bad_flag_in_one_line(tmp_path, flags, message):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "trainers.meta_train", f"--logdir={tmp_path}", *flags],
+        capture_output=True,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"meta_train: {message}")

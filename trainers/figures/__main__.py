@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+import matplotlib
 from absl import app, flags
 
 from trainers import figures
@@ -22,6 +23,7 @@ flags.DEFINE_string(
 
 
 def main(argv: list[str]) -> None:
+    matplotlib.use("Agg")  # figures are written to files, never shown
     f = flags.FLAGS
     names = argv[1:]
     if f.list:

@@ -62,10 +62,8 @@ def jsonable(value: Any) -> Any:
 
 
 def pyplot() -> Any:
-    """matplotlib.pyplot on the file-only Agg backend (figures are written, never shown)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """matplotlib.pyplot on the caller's backend: the command-line entry points choose the
+    file-only Agg backend, library code never switches it (a notebook's plots still show)."""
     import matplotlib.pyplot as plt
 
     return plt
