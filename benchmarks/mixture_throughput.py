@@ -75,8 +75,13 @@ def main(argv: list[str] | None = None) -> float:
     )
     keras.utils.set_random_seed(config.seed)
     rule = initial_rule(config)
-    estimator = TruncatedBPTT(
-        rule, config.meta_loss, config.second_order, config.record, divergence_factor=1e4
+    estimator = TruncatedBPTT(  # as the meta-trainer builds it from the preset
+        rule,
+        config.meta_loss,
+        config.second_order,
+        config.record,
+        config.jit_compile,
+        config.divergence_factor,
     )
     samples = []
     for i in range(args.problems):

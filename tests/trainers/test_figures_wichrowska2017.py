@@ -8,8 +8,6 @@ import dataclasses
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -59,18 +57,6 @@ def hrnn_weights(tmp_path_factory):
 def test_registered():
     for name in (FIG3, FIG4, FIG5):
         assert name in figures.names() and figures.get(name).description
-
-
-@pytest.mark.slow
-def test_cli_lists_the_figures():
-    listed = subprocess.run(
-        [sys.executable, "-m", "trainers.figures", "--list"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    ).stdout
-    assert all(f"{name}:" in listed for name in (FIG3, FIG4, FIG5))
 
 
 def test_full_size_without_a_run_names_the_meta_training_command(tmp_path, monkeypatch):

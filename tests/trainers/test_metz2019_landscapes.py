@@ -3,9 +3,6 @@ size: the files each figure writes, Adam's sensitivity to the learning rate, the
 slices against a direct unroll and their roughness growing with the unroll length, and the
 estimator variances read back from the meta-training log."""
 
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -27,18 +24,6 @@ def _make(tmp_path_factory, name):
 def test_registry_names_the_figures():
     assert set(NAMES) <= set(figures.names())
     assert all(figures.get(name).description for name in NAMES)
-
-
-@pytest.mark.slow
-def test_cli_lists_the_figures():
-    listed = subprocess.run(
-        [sys.executable, "-m", "trainers.figures", "--list"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    ).stdout
-    assert all(f"{name}:" in listed for name in NAMES)
 
 
 # --- Fig. 2d ---------------------------------------------------------------------------------
